@@ -1,0 +1,41 @@
+"""``create_app(settings)``: assembles the routers into one ASGI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from opsbook import __version__
+from opsbook.core import api as core_api
+from opsbook.core.security import AuditMiddleware, install_error_handlers
+from opsbook.core.web import ui as core_ui
+from opsbook.core.web.templating import STATIC_DIR
+from opsbook.runtime import Runtime
+from opsbook.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app for ``settings`` (or around an existing ``runtime``, as tests do).
+
+    >>> app = create_app(Settings(database_url="sqlite:///opsbook.db"))
+    """
+    if runtime is None:
+        runtime = Runtime.create(settings or Settings())
+    app = FastAPI(
+        title="Opsbook",
+        version=__version__,
+        description="Self-hosted incident response and operations: your runbook, running.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_exception_handler(core_ui.LoginRequired, core_ui.login_redirect)  # type: ignore[arg-type]
+    app.add_middleware(AuditMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(core_api.public)
+    app.include_router(core_api.router)
+    app.include_router(core_ui.router)
+    return app

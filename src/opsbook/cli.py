@@ -1,0 +1,80 @@
+"""The ``opsbook`` command: assembles the sub-commands of every domain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from opsbook import __version__
+from opsbook.config import cli as config_cli
+from opsbook.core import cli as core_cli
+from opsbook.core.clihelp import ConfigOption, DatabaseOption, settings_from
+from opsbook.demo import cli as demo_cli
+from opsbook.server import run_server, run_worker
+
+app = typer.Typer(
+    name="opsbook",
+    help="Opsbook: self-hosted incident response and operations. Your runbook, running.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("init")(config_cli.init)
+app.command("check")(config_cli.check)
+app.command("demo")(demo_cli.demo)
+app.add_typer(core_cli.db_app, name="db")
+app.add_typer(core_cli.token_app, name="token")
+app.add_typer(core_cli.user_app, name="user")
+app.add_typer(core_cli.jobs_app, name="jobs")
+app.add_typer(core_cli.outbox_app, name="outbox")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"opsbook {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Opsbook: self-hosted incident response and operations. Your runbook, running."""
+
+
+@app.command()
+def serve(
+    config: Path | None = ConfigOption,
+    listen: str | None = typer.Option(
+        None, "--listen", "-l", envvar="OPSBOOK_LISTEN", help="HOST:PORT (default 127.0.0.1:8080)."
+    ),
+    database: str | None = DatabaseOption,
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="Serve HTTP only; run `opsbook worker` processes separately."
+    ),
+) -> None:
+    """Run Opsbook: HTTP (API, web, status page, inbound) and, unless --no-worker, the worker.
+
+    Migrates the database on start. SIGTERM drains: in-flight work finishes, then the
+    process exits. SIGHUP reloads opsbook.yaml.
+    """
+    settings = settings_from(database=database, config=config, listen=listen)
+    run_server(settings, with_worker=not no_worker)
+
+
+@app.command()
+def worker(config: Path | None = ConfigOption, database: str | None = DatabaseOption) -> None:
+    """Run a worker only: due jobs and notification deliveries. Run as many as needed.
+
+    SIGTERM drains; SIGHUP reloads opsbook.yaml.
+    """
+    run_worker(settings_from(database=database, config=config))
+
+
+def main(argv: Any = None) -> None:
+    """Entry point of the ``opsbook`` script."""
+    app(args=argv)

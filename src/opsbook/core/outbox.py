@@ -1,0 +1,211 @@
+"""The outbox: notifications are rows first, deliveries second.
+
+:func:`enqueue` is called inside the transaction of the change that causes the
+message, so either both commit or neither does.  A dispatcher then :func:`claim`\\s
+due rows, delivers them with no transaction open, and records the outcome with
+:func:`mark_delivered` or :func:`mark_failed`, each conditional on still holding the
+claim.  A row whose dispatcher died mid-send is claimed again when its lease expires;
+the receiver sees the same ``idempotency_key`` and can drop the repeat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from opsbook.core.db import Database
+from opsbook.core.leases import claim_due, still_held
+from opsbook.core.models import Notification
+
+NOTIFICATION_STATUSES = ("pending", "sending", "delivered", "dead")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed notification, detached from any session."""
+
+    id: int
+    channel: str
+    kind: str
+    target: str | None
+    idempotency_key: str
+    message: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Notification) -> Delivery:
+        return cls(
+            id=row.id,
+            channel=row.channel,
+            kind=row.kind,
+            target=row.target,
+            idempotency_key=row.idempotency_key,
+            message=dict(row.message),
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            created_at=row.created_at,
+        )
+
+
+def enqueue(
+    session: Session,
+    *,
+    channel: str,
+    kind: str,
+    message: dict[str, Any],
+    idempotency_key: str,
+    now: datetime,
+    target: str | None = None,
+    source: str | None = None,
+    max_attempts: int = 12,
+    deliver_at: datetime | None = None,
+) -> bool:
+    """Add a notification to the outbox; a repeated ``idempotency_key`` is a no-op.
+
+    Returns whether a new row was written.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Notification)
+        .values(
+            channel=channel,
+            kind=kind,
+            target=target,
+            idempotency_key=idempotency_key,
+            message=message,
+            source=source,
+            status="pending",
+            attempts=0,
+            max_attempts=max_attempts,
+            next_attempt_at=deliver_at or now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[Notification.idempotency_key])
+        .returning(Notification.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def claim(
+    db: Database, *, worker_id: str, now: datetime, lease: timedelta, limit: int
+) -> list[Delivery]:
+    with db.session() as session, session.begin():
+        rows = claim_due(
+            session,
+            Notification,
+            due_column=Notification.next_attempt_at,
+            active_status="sending",
+            worker_id=worker_id,
+            now=now,
+            lease=lease,
+            limit=limit,
+        )
+        return [Delivery.of(row) for row in rows]
+
+
+def mark_delivered(db: Database, delivery: Delivery, *, worker_id: str, now: datetime) -> bool:
+    held = still_held(
+        Notification, row_id=delivery.id, worker_id=worker_id, attempts=delivery.attempts
+    )
+    with db.session() as session, session.begin():
+        result = session.execute(
+            update(Notification)
+            .where(held)
+            .values(
+                status="delivered",
+                delivered_at=now,
+                latency_ms=max(0, int((now - delivery.created_at).total_seconds() * 1000)),
+                lease_owner=None,
+                lease_expires_at=None,
+                last_error=None,
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_failed(
+    db: Database,
+    delivery: Delivery,
+    *,
+    worker_id: str,
+    now: datetime,
+    error: str,
+    retry_after: timedelta | None,
+) -> str:
+    """Record a failed attempt; ``retry_after=None`` (or no attempts left) parks it as dead.
+
+    Returns the notification's new status.
+    """
+    exhausted = delivery.attempts >= delivery.max_attempts
+    status = "dead" if retry_after is None or exhausted else "pending"
+    held = still_held(
+        Notification, row_id=delivery.id, worker_id=worker_id, attempts=delivery.attempts
+    )
+    values: dict[str, Any] = {
+        "status": status,
+        "last_error": error[:2000],
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+    if status == "pending" and retry_after is not None:
+        values["next_attempt_at"] = now + retry_after
+    with db.session() as session, session.begin():
+        session.execute(update(Notification).where(held).values(**values))
+    return status
+
+
+def release(db: Database, delivery: Delivery, *, worker_id: str, now: datetime) -> None:
+    """Give back a claim unfinished (on shutdown) so another worker sends it at once."""
+    held = still_held(
+        Notification, row_id=delivery.id, worker_id=worker_id, attempts=delivery.attempts
+    )
+    with db.session() as session, session.begin():
+        session.execute(
+            update(Notification)
+            .where(held)
+            .values(
+                status="pending",
+                next_attempt_at=now,
+                attempts=Notification.attempts - 1,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
+
+
+def backlog(session: Session) -> int:
+    """Notifications accepted but not yet delivered (pending or in flight)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.status.in_(("pending", "sending")))
+        )
+        or 0
+    )
+
+
+def retry_dead(session: Session, *, notification_id: int, now: datetime) -> bool:
+    result = session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == "dead")
+        .values(status="pending", next_attempt_at=now, attempts=0)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def list_notifications(
+    session: Session, *, status: str | None = None, limit: int = 100
+) -> list[Notification]:
+    stmt = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(Notification.status == status)
+    return list(session.scalars(stmt))

@@ -1,0 +1,1 @@
+"""The web base: layout, static files (vendored htmx), login and the platform dashboard."""

@@ -1,0 +1,136 @@
+"""The worker loop: heartbeats, due jobs and outbox deliveries, drained on SIGTERM.
+
+Run as many workers as needed against one PostgreSQL: they share jobs and
+deliveries through leases, so adding a process adds capacity and removing one (even
+with ``kill -9``) loses nothing: its claims expire and another worker takes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from opsbook.core.clock import Clock
+from opsbook.core.db import Database
+from opsbook.core.jobs import JobRunner
+from opsbook.core.models import WorkerHeartbeat
+
+log = structlog.get_logger(__name__)
+
+DeliveryRound = Callable[[], Awaitable[int]]
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def beat(db: Database, *, worker_id: str, now: datetime, started_at: datetime) -> None:
+    values = {
+        "id": worker_id,
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "started_at": started_at,
+        "heartbeat_at": now,
+        "stopped_at": None,
+    }
+    with db.session() as session, session.begin():
+        insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+        session.execute(
+            insert(WorkerHeartbeat)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=[WorkerHeartbeat.id], set_={"heartbeat_at": now, "stopped_at": None}
+            )
+        )
+
+
+def live_workers(db: Database, *, now: datetime, stale_after: timedelta) -> list[WorkerHeartbeat]:
+    with db.read_session() as session:
+        return list(
+            session.scalars(
+                select(WorkerHeartbeat).where(
+                    WorkerHeartbeat.heartbeat_at >= now - stale_after,
+                    WorkerHeartbeat.stopped_at.is_(None),
+                )
+            )
+        )
+
+
+@dataclass
+class Worker:
+    """One worker: ``await worker.run(stop)`` until ``stop`` is set, then drain."""
+
+    db: Database
+    clock: Clock
+    jobs: JobRunner
+    deliver: DeliveryRound | None = None
+    worker_id: str = field(default_factory=new_worker_id)
+    poll_interval: timedelta = timedelta(seconds=1)
+    heartbeat_interval: timedelta = timedelta(seconds=5)
+    on_tick: Callable[[], Any] | None = None
+
+    async def run(self, stop: asyncio.Event | threading.Event) -> None:
+        started_at = self.clock.now()
+        last_beat: datetime | None = None
+        log.info("worker.started", worker_id=self.worker_id)
+        try:
+            while not stop.is_set():
+                now = self.clock.now()
+                if last_beat is None or now - last_beat >= self.heartbeat_interval:
+                    await asyncio.to_thread(
+                        beat, self.db, worker_id=self.worker_id, now=now, started_at=started_at
+                    )
+                    last_beat = now
+                busy = await self.tick()
+                if not busy:
+                    await _wait(stop, self.poll_interval.total_seconds())
+        finally:
+            await asyncio.to_thread(self._mark_stopped)
+            log.info("worker.stopped", worker_id=self.worker_id)
+
+    async def tick(self) -> bool:
+        """One round of work; True when there was something to do."""
+        outcomes = await asyncio.to_thread(self.jobs.run_due)
+        # A stop request is honoured between rounds, never inside one: in-flight sends
+        # finish (each bounded by its channel's timeout) and get recorded, so a SIGTERM
+        # neither cuts a page off nor leaves a claim to wait out its lease.
+        delivered = await self.deliver() if self.deliver is not None else 0
+        if self.on_tick is not None:
+            self.on_tick()
+        return bool(outcomes) or delivered > 0
+
+    def _mark_stopped(self) -> None:
+        try:
+            with self.db.session() as session, session.begin():
+                session.execute(
+                    update(WorkerHeartbeat)
+                    .where(WorkerHeartbeat.id == self.worker_id)
+                    .values(stopped_at=self.clock.now())
+                )
+        except Exception as exc:  # the database may be what is going away
+            log.warning("worker.mark_stopped_failed", error=str(exc))
+
+
+async def _wait(stop: asyncio.Event | threading.Event, seconds: float) -> None:
+    if isinstance(stop, asyncio.Event):
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+        return
+    # A threading.Event (set from a signal handler in another thread): poll finely.
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not stop.is_set() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(min(0.05, seconds))

@@ -1,0 +1,115 @@
+"""``opsbook demo``: everything needed to see Opsbook work, on this machine, in one command."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from opsbook.core import auth
+from opsbook.core.clihelp import fail
+from opsbook.demo.target import TargetServer, TargetState
+from opsbook.notify.message import Message
+from opsbook.notify.service import notify
+from opsbook.runtime import Runtime
+from opsbook.server import run_server
+from opsbook.settings import Settings
+
+console = Console()
+DEMO_CONFIG = Path(__file__).parent / "opsbook.demo.yaml"
+
+
+def _free_port(host: str, preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError("no free port")
+
+
+def demo(
+    directory: Path = typer.Option(
+        Path(".opsbook-demo"), "--dir", help="Where the demo's opsbook.yaml and SQLite file go."
+    ),
+    port: int = typer.Option(8080, help="Opsbook's port (a free one is used if taken)."),
+    target_port: int = typer.Option(8081, help="The sample app's port (a free one if taken)."),
+    target_mode: str = typer.Option(
+        "ok", help="Start the sample app as ok, slow, degraded or down."
+    ),
+) -> None:
+    """Run the demo: a sample app on 127.0.0.1, and Opsbook watching it on SQLite.
+
+    Writes DIR/opsbook.yaml, starts the sample app (healthz.json, readyz.json,
+    /api/health; POST /_demo/mode to break it), and serves Opsbook with its worker.
+    Prints the URLs and a login. Ctrl-C stops both.
+    """
+    host = "127.0.0.1"
+    state = TargetState()
+    try:
+        state.set(target_mode)
+    except ValueError as exc:
+        fail(f"--target-mode: {exc}", code=2)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = TargetServer(host, _free_port(host, target_port), state)
+    target.start_in_thread()
+    opsbook_port = _free_port(host, port)
+    config_path = directory / "opsbook.yaml"
+    config_path.write_text(DEMO_CONFIG.read_text().replace("{target_url}", target.url))
+    settings = Settings(
+        database_url=f"sqlite:///{directory / 'opsbook.db'}",
+        config_file=config_path,
+        listen=f"{host}:{opsbook_port}",
+        log_format="console",
+    )
+    password = secrets.token_urlsafe(9)
+    base = f"http://{host}:{opsbook_port}"
+
+    def on_ready(runtime: Runtime) -> None:
+        now = runtime.clock.now()
+        with runtime.db.session() as session, session.begin():
+            auth.set_password(session, person_id="alice", password=password, now=now)
+            notify(
+                session,
+                channels={c.name: c for c in runtime.config.channels},
+                channel="console",
+                message=Message(
+                    title="Opsbook demo started",
+                    text=f"Watching {target.url}; this line came through the outbox.",
+                    event="demo.started",
+                    url=base,
+                ),
+                idempotency_key=f"demo-started:{now.isoformat()}",
+                now=now,
+            )
+        console.print(
+            Panel.fit(
+                "\n".join(
+                    [
+                        f"[bold]Opsbook[/]        {base}/   (log in: [bold]alice[/] / [bold]{password}[/])",
+                        f"  health         {base}/healthz   ready: {base}/readyz",
+                        f"  API docs       {base}/api/docs",
+                        f"[bold]Sample app[/]     {target.url}/",
+                        f"  health         {target.url}/healthz.json  {target.url}/api/health",
+                        "  break it       curl -X POST -d mode=down "
+                        f"{target.url}/_demo/mode   (ok | slow | degraded | down)",
+                        f"Config           {config_path}",
+                        "Stop with Ctrl-C.",
+                    ]
+                ),
+                title="opsbook demo",
+            ),
+            highlight=False,
+        )
+
+    try:
+        run_server(settings, on_ready=on_ready)
+    finally:
+        target.shutdown()
+        target.server_close()

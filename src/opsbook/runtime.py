@@ -1,0 +1,196 @@
+"""The process's assembled parts: settings, database, clock, config, job kinds, worker.
+
+Built once by the CLI (or a test) and passed down; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, SecretStr
+from sqlalchemy import delete
+
+from opsbook.config import OpsbookConfig, load_config
+from opsbook.core.clock import Clock, SystemClock
+from opsbook.core.db import Database
+from opsbook.core.jobs import JobContext, JobRegistry, JobRunner, schedule
+from opsbook.core.logging import register_secret
+from opsbook.core.migrate import upgrade
+from opsbook.core.models import Job, Notification
+from opsbook.core.worker import Worker, new_worker_id
+from opsbook.notify.dispatcher import Dispatcher
+from opsbook.notify.registry import build_transport
+from opsbook.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+HOUSEKEEPING_EVERY = timedelta(hours=1)
+KEEP_FINISHED_JOBS = timedelta(days=7)
+KEEP_DELIVERED_NOTIFICATIONS = timedelta(days=30)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock
+    config: OpsbookConfig
+    config_path: Path | None = None
+    jobs: JobRegistry = field(default_factory=JobRegistry)
+    started_at: datetime | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        *,
+        config: OpsbookConfig | None = None,
+        clock: Clock | None = None,
+        db: Database | None = None,
+        migrate: bool = True,
+    ) -> Runtime:
+        """Load the config, connect and migrate; raises ConfigError on a bad opsbook.yaml."""
+        config_path = None if config is not None else settings.config_file
+        if config is None:
+            config = load_config(settings.config_file)
+        database = db or Database.connect(settings.database_url)
+        if migrate:
+            upgrade(database.engine)
+        clock = clock or SystemClock()
+        runtime = cls(
+            settings=settings,
+            db=database,
+            clock=clock,
+            config=config,
+            config_path=config_path,
+            started_at=clock.now(),
+        )
+        runtime._register_secrets()
+        register_core_jobs(runtime.jobs)
+        return runtime
+
+    def reload_config(self) -> OpsbookConfig:
+        """Re-read opsbook.yaml; on error the running config stays and ConfigError is raised."""
+        if self.config_path is None:
+            raise RuntimeError("this instance was not started from a config file")
+        config = load_config(self.config_path)
+        with self._lock:
+            self.config = config
+        self._register_secrets()
+        log.info("config.reloaded", path=str(self.config_path))
+        return config
+
+    def _register_secrets(self) -> None:
+        if self.settings.secret_key is not None:
+            register_secret(self.settings.secret_key.get_secret_value())
+        for secret in secret_values(self.config):
+            register_secret(secret)
+
+    def transports(self) -> dict[str, Any]:
+        return {channel.name: build_transport(channel) for channel in self.config.channels}
+
+    def build_worker(self, *, worker_id: str | None = None) -> Worker:
+        worker_id = worker_id or new_worker_id()
+        s = self.settings
+        jobs_cfg = self.config.settings.jobs
+        runner = JobRunner(
+            db=self.db,
+            registry=self.jobs,
+            clock=self.clock,
+            worker_id=worker_id,
+            lease=jobs_cfg.lease,
+            backoff_base=jobs_cfg.backoff_base,
+            backoff_cap=jobs_cfg.backoff_cap,
+            batch_size=s.job_batch_size,
+            services=self,
+        )
+        notif_cfg = self.config.settings.notifications
+        dispatcher_state: dict[str, Any] = {}
+
+        async def deliver() -> int:
+            # Rebuilt when the config was reloaded, so a changed channel takes effect.
+            if dispatcher_state.get("config") is not self.config:
+                dispatcher_state["config"] = self.config
+                dispatcher_state["dispatcher"] = Dispatcher(
+                    db=self.db,
+                    clock=self.clock,
+                    transports=self.transports(),
+                    worker_id=worker_id,
+                    lease=jobs_cfg.lease,
+                    concurrency=s.delivery_concurrency,
+                    backoff_base=notif_cfg.backoff_base,
+                    backoff_cap=notif_cfg.backoff_cap,
+                )
+            return len(await dispatcher_state["dispatcher"].run_once())
+
+        with self.db.session() as session, session.begin():
+            schedule_housekeeping(session, now=self.clock.now())
+        return Worker(
+            db=self.db,
+            clock=self.clock,
+            jobs=runner,
+            deliver=deliver,
+            worker_id=worker_id,
+            poll_interval=s.worker_poll_interval,
+            heartbeat_interval=s.worker_heartbeat_interval,
+        )
+
+    def run_worker_thread(self, stop: threading.Event) -> threading.Thread:
+        """Start the worker on its own thread and event loop (``opsbook serve``)."""
+        worker = self.build_worker()
+        thread = threading.Thread(
+            target=lambda: asyncio.run(worker.run(stop)), name="opsbook-worker", daemon=True
+        )
+        thread.start()
+        return thread
+
+
+def secret_values(value: Any) -> list[str]:
+    """Every secret inside a loaded config, so logs can mask them wherever they appear."""
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, BaseModel):
+        return [s for name in type(value).model_fields for s in secret_values(getattr(value, name))]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in secret_values(item)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in secret_values(item)]
+    return []
+
+
+def schedule_housekeeping(session: Any, *, now: datetime) -> None:
+    slot = now.replace(minute=0, second=0, microsecond=0) + HOUSEKEEPING_EVERY
+    schedule(
+        session,
+        kind="core.housekeeping",
+        key=f"core.housekeeping:{slot.isoformat()}",
+        run_at=slot,
+        now=now,
+    )
+
+
+def housekeeping(ctx: JobContext) -> None:
+    """Prune finished jobs and delivered notifications, then book the next run."""
+    ctx.session.execute(
+        delete(Job).where(
+            Job.status.in_(("done", "cancelled")), Job.finished_at < ctx.now - KEEP_FINISHED_JOBS
+        )
+    )
+    ctx.session.execute(
+        delete(Notification).where(
+            Notification.status == "delivered",
+            Notification.delivered_at < ctx.now - KEEP_DELIVERED_NOTIFICATIONS,
+        )
+    )
+    schedule_housekeeping(ctx.session, now=ctx.now)
+
+
+def register_core_jobs(registry: JobRegistry) -> None:
+    registry.register("core.housekeeping", housekeeping)
