@@ -25,6 +25,7 @@ from opsbook.core.db import Base, Database, make_engine
 from opsbook.core.migrate import import_all_models, upgrade
 from opsbook.runtime import Runtime
 from opsbook.settings import Settings
+from support import TEST_CONFIG
 
 PG_ADMIN_URL = os.environ.get("OPSBOOK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -94,20 +95,6 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-TEST_CONFIG = """\
-service:
-  name: Test Service
-people:
-  - {id: alice, name: Alice Admin, email: alice@example.com, role: admin}
-  - {id: rita, name: Rita Responder, email: rita@example.com, role: responder}
-  - {id: vic, name: Vic Viewer, email: vic@example.com, role: viewer}
-teams:
-  - {name: platform, members: [alice, rita], lead: alice}
-channels:
-  - {name: console, kind: console}
-"""
-
-
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "opsbook.yaml"
@@ -133,5 +120,7 @@ def tokens(runtime: Runtime) -> dict[str, str]:
     raw: dict[str, str] = {}
     with runtime.db.session() as session, session.begin():
         for role in ("viewer", "responder", "admin"):
-            _token, raw[role] = create_token(session, name=f"{role}-token", role=role, now=runtime.clock.now())
+            _token, raw[role] = create_token(
+                session, name=f"{role}-token", role=role, now=runtime.clock.now()
+            )
     return raw

@@ -24,8 +24,9 @@ from opsbook.core.logging import register_secret
 from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job, Notification
 from opsbook.core.worker import Worker, new_worker_id
+from opsbook.notify.base import Transport
 from opsbook.notify.dispatcher import Dispatcher
-from opsbook.notify.registry import build_transport
+from opsbook.notify.registry import build_transports
 from opsbook.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -93,9 +94,6 @@ class Runtime:
         for secret in secret_values(self.config):
             register_secret(secret)
 
-    def transports(self) -> dict[str, Any]:
-        return {channel.name: build_transport(channel) for channel in self.config.channels}
-
     def build_worker(self, *, worker_id: str | None = None) -> Worker:
         worker_id = worker_id or new_worker_id()
         s = self.settings
@@ -111,32 +109,15 @@ class Runtime:
             batch_size=s.job_batch_size,
             services=self,
         )
-        notif_cfg = self.config.settings.notifications
-        dispatcher_state: dict[str, Any] = {}
-
-        async def deliver() -> int:
-            # Rebuilt when the config was reloaded, so a changed channel takes effect.
-            if dispatcher_state.get("config") is not self.config:
-                dispatcher_state["config"] = self.config
-                dispatcher_state["dispatcher"] = Dispatcher(
-                    db=self.db,
-                    clock=self.clock,
-                    transports=self.transports(),
-                    worker_id=worker_id,
-                    lease=jobs_cfg.lease,
-                    concurrency=s.delivery_concurrency,
-                    backoff_base=notif_cfg.backoff_base,
-                    backoff_cap=notif_cfg.backoff_cap,
-                )
-            return len(await dispatcher_state["dispatcher"].run_once())
-
+        deliveries = _Deliveries(self, worker_id)
         with self.db.session() as session, session.begin():
             schedule_housekeeping(session, now=self.clock.now())
         return Worker(
             db=self.db,
             clock=self.clock,
             jobs=runner,
-            deliver=deliver,
+            deliver=deliveries.round,
+            on_stop=deliveries.close,
             worker_id=worker_id,
             poll_interval=s.worker_poll_interval,
             heartbeat_interval=s.worker_heartbeat_interval,
@@ -150,6 +131,46 @@ class Runtime:
         )
         thread.start()
         return thread
+
+
+class _Deliveries:
+    """The worker's outbox dispatcher, rebuilt when the config is reloaded.
+
+    A reload may change a channel's URL or credentials; the next round then uses new
+    transports, and the old ones are closed (webhook clients hold connections).
+    """
+
+    def __init__(self, runtime: Runtime, worker_id: str) -> None:
+        self.runtime = runtime
+        self.worker_id = worker_id
+        self.config: OpsbookConfig | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.transports: dict[str, Transport] = {}
+
+    async def round(self) -> int:
+        if self.config is not self.runtime.config:
+            await self.close()
+            config = self.runtime.config
+            self.transports = build_transports(config.channels)
+            notifications = config.settings.notifications
+            self.dispatcher = Dispatcher(
+                db=self.runtime.db,
+                clock=self.runtime.clock,
+                transports=self.transports,
+                worker_id=self.worker_id,
+                lease=config.settings.jobs.lease,
+                concurrency=self.runtime.settings.delivery_concurrency,
+                backoff_base=notifications.backoff_base,
+                backoff_cap=notifications.backoff_cap,
+            )
+            self.config = config
+        assert self.dispatcher is not None
+        return await self.dispatcher.deliver_round()
+
+    async def close(self) -> None:
+        for transport in self.transports.values():
+            await transport.aclose()
+        self.transports = {}
 
 
 def secret_values(value: Any) -> list[str]:

@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from opsbook.config.values import Duration
+
 DEFAULT_DATABASE_URL = "sqlite:///opsbook.db"
 _SECRET_SETTINGS = ("secret_key", "database_url")
 
@@ -32,23 +34,24 @@ class Settings(BaseSettings):
     listen: str = "127.0.0.1:8080"
     public_url: str | None = None
     secret_key: SecretStr | None = Field(
-        default=None, description="Signs sessions and links; generated and stored in the DB if unset."
+        default=None,
+        description="Signs sessions and links; generated and stored in the DB if unset.",
     )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    # Worker tuning.  Leases bound how long a crashed worker's claim blocks a job.
-    worker_poll_interval: timedelta = timedelta(seconds=1)
-    worker_heartbeat_interval: timedelta = timedelta(seconds=5)
-    worker_stale_after: timedelta = timedelta(seconds=30)
+    # Worker tuning, as durations like opsbook.yaml's: OPSBOOK_WORKER_POLL_INTERVAL=500ms.
+    worker_poll_interval: Duration = timedelta(seconds=1)
+    worker_heartbeat_interval: Duration = timedelta(seconds=5)
+    worker_stale_after: Duration = timedelta(seconds=30)
     job_batch_size: int = 20
     delivery_concurrency: int = 8
-    shutdown_grace: timedelta = timedelta(seconds=20)
+    shutdown_grace: Duration = timedelta(seconds=20)
     cookie_secure: bool = False
 
     @model_validator(mode="before")
     @classmethod
     def _read_secret_files(cls, data: Any) -> Any:
-        """Support ``OPSBOOK_SECRET_KEY_FILE`` and friends, as Docker/Kubernetes secrets are mounted."""
+        """Support ``OPSBOOK_SECRET_KEY_FILE`` and friends (Docker/Kubernetes secrets)."""
         if not isinstance(data, dict):
             return data
         for name in _SECRET_SETTINGS:

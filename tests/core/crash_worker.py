@@ -36,11 +36,18 @@ def main() -> None:
     registry.register("test.crash", handler)
     clock = SystemClock()
     runner = JobRunner(
-        db=db, registry=registry, clock=clock, worker_id=worker_id,
-        lease=timedelta(seconds=1), batch_size=10,
+        db=db,
+        registry=registry,
+        clock=clock,
+        worker_id=worker_id,
+        lease=timedelta(seconds=1),
+        batch_size=10,
     )
     worker = Worker(
-        db=db, clock=clock, jobs=runner, worker_id=worker_id,
+        db=db,
+        clock=clock,
+        jobs=runner,
+        worker_id=worker_id,
         poll_interval=timedelta(milliseconds=50),
     )
     asyncio.run(worker.run(threading.Event()))

@@ -12,7 +12,11 @@ from support import bearer
 def test_a_mutating_call_is_audited_with_actor_and_outcome(
     client: TestClient, runtime: Runtime, tokens: dict[str, str]
 ) -> None:
-    client.post("/api/v1/tokens", json={"name": "grafana", "role": "viewer"}, headers=bearer(tokens["admin"]))
+    client.post(
+        "/api/v1/tokens",
+        json={"name": "grafana", "role": "viewer"},
+        headers=bearer(tokens["admin"]),
+    )
     with runtime.db.session() as session:
         [entry] = recent(session)
         assert entry.actor == "token:admin-token"
@@ -22,7 +26,9 @@ def test_a_mutating_call_is_audited_with_actor_and_outcome(
         assert entry.at == runtime.clock.now()
 
 
-def test_refused_calls_are_audited_too(client: TestClient, runtime: Runtime, tokens: dict[str, str]) -> None:
+def test_refused_calls_are_audited_too(
+    client: TestClient, runtime: Runtime, tokens: dict[str, str]
+) -> None:
     client.delete("/api/v1/tokens/admin-token")
     client.delete("/api/v1/tokens/admin-token", headers=bearer(tokens["viewer"]))
     with runtime.db.session() as session:
@@ -30,7 +36,9 @@ def test_refused_calls_are_audited_too(client: TestClient, runtime: Runtime, tok
     assert entries == [("token:viewer-token", 403), ("anonymous", 401)]
 
 
-def test_reads_are_not_audited(client: TestClient, runtime: Runtime, tokens: dict[str, str]) -> None:
+def test_reads_are_not_audited(
+    client: TestClient, runtime: Runtime, tokens: dict[str, str]
+) -> None:
     client.get("/api/v1/jobs", headers=bearer(tokens["viewer"]))
     with runtime.db.session() as session:
         assert recent(session) == []
@@ -39,7 +47,9 @@ def test_reads_are_not_audited(client: TestClient, runtime: Runtime, tokens: dic
 def test_the_audit_log_is_readable_by_admins_only(
     client: TestClient, tokens: dict[str, str]
 ) -> None:
-    client.post("/api/v1/tokens", json={"name": "x", "role": "viewer"}, headers=bearer(tokens["admin"]))
+    client.post(
+        "/api/v1/tokens", json={"name": "x", "role": "viewer"}, headers=bearer(tokens["admin"])
+    )
     assert client.get("/api/v1/audit", headers=bearer(tokens["responder"])).status_code == 403
     entries = client.get("/api/v1/audit", headers=bearer(tokens["admin"])).json()
     assert [e["action"] for e in entries] == ["POST /api/v1/tokens"]

@@ -79,7 +79,9 @@ def test_roles_are_enforced(
     client: TestClient, tokens: dict[str, str], role: str, expected: int
 ) -> None:
     response = client.post(
-        "/api/v1/tokens", json={"name": f"made-by-{role}", "role": "viewer"}, headers=bearer(tokens[role])
+        "/api/v1/tokens",
+        json={"name": f"made-by-{role}", "role": "viewer"},
+        headers=bearer(tokens[role]),
     )
     assert response.status_code == expected
     if expected == 403:

@@ -35,9 +35,13 @@ def test_readyz_needs_a_fresh_worker_heartbeat(client: TestClient, runtime: Runt
     assert client.get("/readyz").status_code == 503
 
 
-def test_readyz_reports_a_database_that_does_not_answer(client: TestClient, runtime: Runtime) -> None:
+def test_readyz_reports_a_database_that_does_not_answer(
+    client: TestClient, runtime: Runtime
+) -> None:
     runtime.db.engine.dispose()
-    broken = runtime.db.engine.url.set(database="/nonexistent/dir/x.db" if runtime.db.dialect == "sqlite" else "no_such_db")
+    broken = runtime.db.engine.url.set(
+        database="/nonexistent/dir/x.db" if runtime.db.dialect == "sqlite" else "no_such_db"
+    )
     from opsbook.core.db import Database
 
     client.app.state.runtime.db = Database.connect(broken.render_as_string(hide_password=False))  # type: ignore[attr-defined]
@@ -55,9 +59,15 @@ def test_metrics_need_a_token_and_report_queues_and_latency(
         schedule(session, kind="x", key="due", run_at=now, now=now)
         schedule(session, kind="x", key="later", run_at=now + timedelta(hours=1), now=now)
         for key in ("a", "b"):
-            outbox.enqueue(session, channel="console", kind="console", message={}, idempotency_key=key, now=now)
-    [delivery, _other] = outbox.claim(runtime.db, worker_id="w", now=now, lease=timedelta(minutes=1), limit=2)
-    outbox.mark_delivered(runtime.db, delivery, worker_id="w", now=now + timedelta(milliseconds=300))
+            outbox.enqueue(
+                session, channel="console", kind="console", message={}, idempotency_key=key, now=now
+            )
+    [delivery, _other] = outbox.claim(
+        runtime.db, worker_id="w", now=now, lease=timedelta(minutes=1), limit=2
+    )
+    outbox.mark_delivered(
+        runtime.db, delivery, worker_id="w", now=now + timedelta(milliseconds=300)
+    )
 
     text = client.get("/metrics", headers=bearer(tokens["viewer"])).text
     assert 'opsbook_jobs{status="pending"} 2' in text

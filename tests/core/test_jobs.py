@@ -78,7 +78,9 @@ def test_handler_writes_commit_with_completion_and_roll_back_on_error(
     registry = JobRegistry()
 
     def handler(ctx: JobContext) -> None:
-        schedule(ctx.session, kind="child", key="child-of-" + ctx.job.key, run_at=ctx.now, now=ctx.now)
+        schedule(
+            ctx.session, kind="child", key="child-of-" + ctx.job.key, run_at=ctx.now, now=ctx.now
+        )
         if ctx.job.payload.get("fail"):
             raise RuntimeError("boom")
 
@@ -87,7 +89,12 @@ def test_handler_writes_commit_with_completion_and_roll_back_on_error(
     with db.session() as session, session.begin():
         schedule(session, kind="parent", key="ok", run_at=clock.now(), now=clock.now())
         schedule(
-            session, kind="parent", key="bad", run_at=clock.now(), payload={"fail": 1}, now=clock.now()
+            session,
+            kind="parent",
+            key="bad",
+            run_at=clock.now(),
+            payload={"fail": 1},
+            now=clock.now(),
         )
     _runner(db, clock, registry).run_due()
     with db.session() as session:
@@ -106,7 +113,9 @@ def test_failures_back_off_exponentially_then_park_the_job_as_dead(
 
     registry.register("flaky", always_fails)
     with db.session() as session, session.begin():
-        schedule(session, kind="flaky", key="f", run_at=clock.now(), now=clock.now(), max_attempts=4)
+        schedule(
+            session, kind="flaky", key="f", run_at=clock.now(), now=clock.now(), max_attempts=4
+        )
     runner = _runner(db, clock, registry)
     delays = []
     for _ in range(3):
@@ -130,7 +139,9 @@ def test_backoff_is_capped(db: Database, clock: FakeClock) -> None:
     registry = JobRegistry()
     registry.register("flaky", lambda ctx: (_ for _ in ()).throw(OSError("x")))
     with db.session() as session, session.begin():
-        schedule(session, kind="flaky", key="f", run_at=clock.now(), now=clock.now(), max_attempts=9)
+        schedule(
+            session, kind="flaky", key="f", run_at=clock.now(), now=clock.now(), max_attempts=9
+        )
     runner = _runner(db, clock, registry)
     delays = []
     for _ in range(6):
@@ -226,13 +237,13 @@ def test_cancel_stops_a_pending_job(db: Database, clock: FakeClock) -> None:
     assert _job(db, "a").status == "cancelled"
 
 
-def test_a_job_whose_worker_dies_on_every_attempt_is_parked(
-    db: Database, clock: FakeClock
-) -> None:
+def test_a_job_whose_worker_dies_on_every_attempt_is_parked(db: Database, clock: FakeClock) -> None:
     registry = JobRegistry()
     registry.register("poison", lambda ctx: None)
     with db.session() as session, session.begin():
-        schedule(session, kind="poison", key="p", run_at=clock.now(), now=clock.now(), max_attempts=2)
+        schedule(
+            session, kind="poison", key="p", run_at=clock.now(), now=clock.now(), max_attempts=2
+        )
     for worker in ("a", "b"):
         assert len(_runner(db, clock, registry, worker=worker).claim()) == 1
         clock.advance(timedelta(seconds=31))

@@ -42,18 +42,24 @@ def _start(url: str, name: str) -> subprocess.Popen[bytes]:
 
 def _done(db: Database) -> int:
     with db.session() as session:
-        return int(session.scalar(select(func.count()).select_from(Job).where(Job.status == "done")) or 0)
+        return int(
+            session.scalar(select(func.count()).select_from(Job).where(Job.status == "done")) or 0
+        )
 
 
 @pytest.mark.slow
 def test_every_job_completes_exactly_once_despite_killed_workers(db: Database) -> None:
     with db.engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS crash_completions"))
-        conn.execute(text("CREATE TABLE crash_completions (job_id INTEGER NOT NULL, worker VARCHAR(40))"))
+        conn.execute(
+            text("CREATE TABLE crash_completions (job_id INTEGER NOT NULL, worker VARCHAR(40))")
+        )
     now = datetime.now(UTC)
     with db.session() as session, session.begin():
         for n in range(JOBS):
-            schedule(session, kind="test.crash", key=f"crash-{n}", run_at=now, now=now, max_attempts=50)
+            schedule(
+                session, kind="test.crash", key=f"crash-{n}", run_at=now, now=now, max_attempts=50
+            )
 
     rng = random.Random(20261122)
     url = db.engine.url.render_as_string(hide_password=False)
@@ -84,8 +90,12 @@ def test_every_job_completes_exactly_once_despite_killed_workers(db: Database) -
         completions = conn.execute(
             text("SELECT job_id, COUNT(*) FROM crash_completions GROUP BY job_id")
         ).all()
-        statuses = dict(conn.execute(text("SELECT status, COUNT(*) FROM jobs GROUP BY status")).all())
-        workers_seen = conn.execute(text("SELECT COUNT(DISTINCT worker) FROM crash_completions")).scalar()
+        statuses = dict(
+            conn.execute(text("SELECT status, COUNT(*) FROM jobs GROUP BY status")).all()
+        )
+        workers_seen = conn.execute(
+            text("SELECT COUNT(DISTINCT worker) FROM crash_completions")
+        ).scalar()
         reclaimed = conn.execute(text("SELECT COUNT(*) FROM jobs WHERE attempts > 1")).scalar()
     assert kills >= 3, "the workers finished before enough of them could be killed"
     assert statuses == {"done": JOBS}

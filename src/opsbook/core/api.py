@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -156,7 +157,7 @@ def reload_config(request: Request) -> JSONResponse:
     try:
         config = runtime.reload_config()
     except ConfigError as exc:
-        errors = [issue.as_dict() for issue in exc.issues]
+        errors = [dataclasses.asdict(issue) for issue in exc.issues]
         return JSONResponse(
             {"status": 422, "error": "invalid_config", "message": str(exc), "errors": errors},
             status_code=422,

@@ -25,7 +25,7 @@ from opsbook.core.models import ApiToken, UserCredential, WebSession
 Role = Literal["viewer", "responder", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "responder", "admin")
 _ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
-TOKEN_PREFIX = "obk_"
+TOKEN_PREFIX = "obk_"  # noqa: S105 - a public marker that makes leaked tokens greppable
 SESSION_TTL = timedelta(hours=12)
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 _hasher = PasswordHasher()
@@ -71,9 +71,7 @@ def create_token(session: Session, *, name: str, role: Role, now: datetime) -> t
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
         raise AuthError(f"a token named {name!r} already exists")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(
-        name=name, role=role, token_hash=_digest(raw), prefix=raw[:10], created_at=now
-    )
+    token = ApiToken(name=name, role=role, token_hash=_digest(raw), prefix=raw[:10], created_at=now)
     session.add(token)
     session.flush()
     return token, raw
@@ -109,7 +107,9 @@ def set_password(session: Session, *, person_id: str, password: str, now: dateti
     password_hash = _hasher.hash(password)
     row = session.get(UserCredential, person_id)
     if row is None:
-        session.add(UserCredential(person_id=person_id, password_hash=password_hash, updated_at=now))
+        session.add(
+            UserCredential(person_id=person_id, password_hash=password_hash, updated_at=now)
+        )
     else:
         row.password_hash = password_hash
         row.updated_at = now
@@ -120,7 +120,9 @@ def set_password(session: Session, *, person_id: str, password: str, now: dateti
 def verify_password(session: Session, *, person_id: str, password: str) -> bool:
     row = session.get(UserCredential, person_id)
     try:
-        return _hasher.verify(row.password_hash if row else _DUMMY_HASH, password) and row is not None
+        return (
+            _hasher.verify(row.password_hash if row else _DUMMY_HASH, password) and row is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 
@@ -168,4 +170,4 @@ def csrf_matches(expected: str | None, given: str | None) -> bool:
 def _as_role(value: str) -> Role:
     if value not in _ROLE_RANK:
         raise AuthError(f"unknown role {value!r}")
-    return value  # type: ignore[return-value]
+    return value

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,35 +32,38 @@ jobs_app = typer.Typer(help="Durable jobs: inspect, retry dead ones.", no_args_i
 outbox_app = typer.Typer(help="Outgoing notifications: inspect, retry.", no_args_is_help=True)
 
 
-def _database(database: str | None, *, migrate: bool = True) -> Database:
+@contextmanager
+def _database(database: str | None, *, migrate: bool = True) -> Iterator[Database]:
+    """The database for one command, closed afterwards; a connection error exits cleanly."""
     settings = settings_from(database=database)
+    db = Database.connect(settings.database_url)
     try:
-        db = Database.connect(settings.database_url)
         if migrate:
             upgrade(db.engine)
+        yield db
     except SQLAlchemyError as exc:
-        fail(
-            f"cannot use database {settings.database_url}: {exc.__class__.__name__}: {exc.args[0]}"
-        )
-    return db
+        reason = f"{exc.__class__.__name__}: {exc.args[0]}"
+        fail(f"cannot use database {settings.database_url}: {reason}")
+    finally:
+        db.dispose()
 
 
 @db_app.command("upgrade")
 def db_upgrade(database: str | None = DatabaseOption) -> None:
     """Apply all migrations (serve and worker also do this on start)."""
-    db = _database(database, migrate=False)
-    before = current_revision(db.engine)
-    upgrade(db.engine)
-    after = current_revision(db.engine)
-    console.print(f"database at revision [bold]{after}[/] (was {before or 'empty'})")
+    with _database(database, migrate=False) as db:
+        before = current_revision(db.engine)
+        upgrade(db.engine)
+        after = current_revision(db.engine)
+        console.print(f"database at revision [bold]{after}[/] (was {before or 'empty'})")
 
 
 @db_app.command("current")
 def db_current(database: str | None = DatabaseOption, as_json: bool = JsonOption) -> None:
     """Show the schema revision of the database and of this Opsbook."""
-    db = _database(database, migrate=False)
-    row = {"database": current_revision(db.engine), "code": head_revision()}
-    print_rows([row], columns=["database", "code"], as_json=as_json)
+    with _database(database, migrate=False) as db:
+        row = {"database": current_revision(db.engine), "code": head_revision()}
+        print_rows([row], columns=["database", "code"], as_json=as_json)
 
 
 @token_app.command("create")
@@ -70,35 +75,37 @@ def token_create(
     """Create a token and print it once (only its hash is kept)."""
     if role not in auth.ROLES:
         fail(f"--role must be one of {', '.join(auth.ROLES)}, got {role!r}", code=2)
-    db = _database(database)
-    try:
-        with db.session() as session, session.begin():
-            _token, raw = auth.create_token(
-                session,
-                name=name,
-                role=role,
-                now=SystemClock().now(),  # type: ignore[arg-type]
-            )
-    except auth.AuthError as exc:
-        fail(str(exc), code=2)
-    console.print(f"token [bold]{name}[/] ({role}) created; it is shown only now:", highlight=False)
-    sys.stdout.write(raw + "\n")
+    with _database(database) as db:
+        try:
+            with db.session() as session, session.begin():
+                _token, raw = auth.create_token(
+                    session,
+                    name=name,
+                    role=role,
+                    now=SystemClock().now(),
+                )
+        except auth.AuthError as exc:
+            fail(str(exc), code=2)
+        console.print(
+            f"token [bold]{name}[/] ({role}) created; it is shown only now:", highlight=False
+        )
+        sys.stdout.write(raw + "\n")
 
 
 @token_app.command("list")
 def token_list(database: str | None = DatabaseOption, as_json: bool = JsonOption) -> None:
     """List tokens (never their secrets)."""
-    db = _database(database)
-    with db.read_session() as session:
-        rows = [
-            _row(t, "name", "role", "prefix", "created_at", "last_used_at", "revoked_at")
-            for t in auth.list_tokens(session)
-        ]
-    print_rows(
-        rows,
-        columns=["name", "role", "prefix", "created_at", "last_used_at", "revoked_at"],
-        as_json=as_json,
-    )
+    with _database(database) as db:
+        with db.read_session() as session:
+            rows = [
+                _row(t, "name", "role", "prefix", "created_at", "last_used_at", "revoked_at")
+                for t in auth.list_tokens(session)
+            ]
+        print_rows(
+            rows,
+            columns=["name", "role", "prefix", "created_at", "last_used_at", "revoked_at"],
+            as_json=as_json,
+        )
 
 
 @token_app.command("revoke")
@@ -106,11 +113,11 @@ def token_revoke(
     name: str = typer.Argument(..., help="The token's name."), database: str | None = DatabaseOption
 ) -> None:
     """Revoke a token at once."""
-    db = _database(database)
-    with db.session() as session, session.begin():
-        if not auth.revoke_token(session, name=name, now=SystemClock().now()):
-            fail(f"no active token named {name!r}")
-    console.print(f"token {name} revoked")
+    with _database(database) as db:
+        with db.session() as session, session.begin():
+            if not auth.revoke_token(session, name=name, now=SystemClock().now()):
+                fail(f"no active token named {name!r}")
+        console.print(f"token {name} revoked")
 
 
 @user_app.command("set-password")
@@ -137,15 +144,15 @@ def user_set_password(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    db = _database(database)
-    try:
-        with db.session() as session, session.begin():
-            auth.set_password(
-                session, person_id=person_id, password=password, now=SystemClock().now()
-            )
-    except auth.AuthError as exc:
-        fail(str(exc), code=2)
-    console.print(f"password set for {person_id}")
+    with _database(database) as db:
+        try:
+            with db.session() as session, session.begin():
+                auth.set_password(
+                    session, person_id=person_id, password=password, now=SystemClock().now()
+                )
+        except auth.AuthError as exc:
+            fail(str(exc), code=2)
+        console.print(f"password set for {person_id}")
 
 
 @jobs_app.command("list")
@@ -159,14 +166,14 @@ def jobs_list(
     """List jobs, newest first; dead ones show their last error."""
     if status is not None and status not in jobs.JOB_STATUSES:
         fail(f"--status must be one of {', '.join(jobs.JOB_STATUSES)}", code=2)
-    db = _database(database)
-    columns = ["id", "kind", "key", "status", "run_at", "attempts", "last_error"]
-    with db.read_session() as session:
-        rows = [
-            _row(j, *columns)
-            for j in jobs.list_jobs(session, status=status, kind=kind, limit=limit)
-        ]
-    print_rows(rows, columns=columns, as_json=as_json, title="jobs")
+    with _database(database) as db:
+        columns = ["id", "kind", "key", "status", "run_at", "attempts", "last_error"]
+        with db.read_session() as session:
+            rows = [
+                _row(j, *columns)
+                for j in jobs.list_jobs(session, status=status, kind=kind, limit=limit)
+            ]
+        print_rows(rows, columns=columns, as_json=as_json, title="jobs")
 
 
 @jobs_app.command("retry")
@@ -175,11 +182,11 @@ def jobs_retry(
     database: str | None = DatabaseOption,
 ) -> None:
     """Give a dead job a fresh set of attempts."""
-    db = _database(database)
-    with db.session() as session, session.begin():
-        if not jobs.retry_dead(session, job_id=job_id, now=SystemClock().now()):
-            fail(f"no dead job with id {job_id}")
-    console.print(f"job {job_id} will run again")
+    with _database(database) as db:
+        with db.session() as session, session.begin():
+            if not jobs.retry_dead(session, job_id=job_id, now=SystemClock().now()):
+                fail(f"no dead job with id {job_id}")
+        console.print(f"job {job_id} will run again")
 
 
 @outbox_app.command("list")
@@ -192,23 +199,23 @@ def outbox_list(
     """List notifications, newest first."""
     if status is not None and status not in outbox.NOTIFICATION_STATUSES:
         fail(f"--status must be one of {', '.join(outbox.NOTIFICATION_STATUSES)}", code=2)
-    db = _database(database)
-    columns = [
-        "id",
-        "channel",
-        "target",
-        "status",
-        "attempts",
-        "created_at",
-        "delivered_at",
-        "last_error",
-    ]
-    with db.read_session() as session:
-        rows = [
-            _row(n, *columns)
-            for n in outbox.list_notifications(session, status=status, limit=limit)
+    with _database(database) as db:
+        columns = [
+            "id",
+            "channel",
+            "target",
+            "status",
+            "attempts",
+            "created_at",
+            "delivered_at",
+            "last_error",
         ]
-    print_rows(rows, columns=columns, as_json=as_json, title="outbox")
+        with db.read_session() as session:
+            rows = [
+                _row(n, *columns)
+                for n in outbox.list_notifications(session, status=status, limit=limit)
+            ]
+        print_rows(rows, columns=columns, as_json=as_json, title="outbox")
 
 
 @outbox_app.command("retry")
@@ -217,11 +224,13 @@ def outbox_retry(
     database: str | None = DatabaseOption,
 ) -> None:
     """Send a dead notification again."""
-    db = _database(database)
-    with db.session() as session, session.begin():
-        if not outbox.retry_dead(session, notification_id=notification_id, now=SystemClock().now()):
-            fail(f"no dead notification with id {notification_id}")
-    console.print(f"notification {notification_id} queued again")
+    with _database(database) as db:
+        with db.session() as session, session.begin():
+            if not outbox.retry_dead(
+                session, notification_id=notification_id, now=SystemClock().now()
+            ):
+                fail(f"no dead notification with id {notification_id}")
+        console.print(f"notification {notification_id} queued again")
 
 
 def _row(obj: Any, *names: str) -> dict[str, Any]:

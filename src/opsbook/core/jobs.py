@@ -23,14 +23,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from opsbook.core.clock import Clock
 from opsbook.core.db import Database
-from opsbook.core.leases import backoff_delay, claim_due, still_held
+from opsbook.core.leases import backoff_delay, claim_due, park_exhausted, still_held
 from opsbook.core.models import Job
 
 log = structlog.get_logger(__name__)
@@ -76,7 +76,7 @@ class JobContext:
 JobHandler = Callable[[JobContext], None]
 
 
-class RetryLater(Exception):  # noqa: N818 - reads as an instruction at the raise site
+class RetryLater(Exception):
     """Raise from a handler to be run again after ``delay`` without it counting as an error."""
 
     def __init__(self, delay: timedelta, reason: str = "") -> None:
@@ -208,7 +208,13 @@ class JobRunner:
     def claim(self) -> list[JobSnapshot]:
         now = self.clock.now()
         with self.db.session() as session, session.begin():
-            self._park_poison_jobs(session, now)
+            park_exhausted(
+                session,
+                Job,
+                active_status="running",
+                now=now,
+                extra_values={"finished_at": now, "updated_at": now},
+            )
             jobs = claim_due(
                 session,
                 Job,
@@ -270,11 +276,19 @@ class JobRunner:
             if job.attempts >= job.max_attempts:
                 return self._park(job, held, error=error)
             delay = backoff_delay(job.attempts, base=self.backoff_base, cap=self.backoff_cap)
-            log.warning("job.failed", job_id=job.id, kind=job.kind, attempt=job.attempts, error=error)
+            log.warning(
+                "job.failed", job_id=job.id, kind=job.kind, attempt=job.attempts, error=error
+            )
             return self._reschedule(job, held, delay=delay, error=error, count_attempt=True)
 
     def _reschedule(
-        self, job: JobSnapshot, held: Any, *, delay: timedelta, error: str | None, count_attempt: bool
+        self,
+        job: JobSnapshot,
+        held: Any,
+        *,
+        delay: timedelta,
+        error: str | None,
+        count_attempt: bool,
     ) -> JobOutcome:
         now = self.clock.now()
         values: dict[str, Any] = {
@@ -309,28 +323,6 @@ class JobRunner:
             )
         log.error("job.dead", job_id=job.id, kind=job.kind, attempts=job.attempts, error=error)
         return JobOutcome(job.id, job.kind, "dead", error)
-
-    @staticmethod
-    def _park_poison_jobs(session: Session, now: datetime) -> None:
-        # A job whose worker dies every time would otherwise be reclaimed forever.
-        session.execute(
-            update(Job)
-            .where(
-                and_(
-                    Job.status == "running",
-                    Job.lease_expires_at < now,
-                    Job.attempts >= Job.max_attempts,
-                )
-            )
-            .values(
-                status="dead",
-                last_error="lease expired on the last attempt (worker crashed or hung)",
-                finished_at=now,
-                updated_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
-        )
 
 
 class _LeaseLost(Exception):

@@ -79,7 +79,40 @@ def claim_due(
             claimed_ids.append(row_id)
     if not claimed_ids:
         return []
-    return list(session.scalars(select(model).where(model.id.in_(claimed_ids)).order_by(due_column)))
+    return list(
+        session.scalars(select(model).where(model.id.in_(claimed_ids)).order_by(due_column))
+    )
+
+
+def park_exhausted(
+    session: Session,
+    model: type[Any],
+    *,
+    active_status: str,
+    now: datetime,
+    extra_values: dict[str, Any] | None = None,
+) -> int:
+    """Park rows whose last allowed claim expired: their worker died on every attempt.
+
+    Without this a row that crashes its worker would be reclaimed forever.
+    """
+    result = session.execute(
+        update(model)
+        .where(
+            model.status == active_status,
+            model.lease_expires_at < now,
+            model.attempts >= model.max_attempts,
+        )
+        .values(
+            status="dead",
+            last_error="lease expired on the last attempt (worker crashed or hung)",
+            lease_owner=None,
+            lease_expires_at=None,
+            **(extra_values or {}),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def still_held(model: type[Any], *, row_id: Any, worker_id: str, attempts: int) -> Any:
@@ -88,6 +121,6 @@ def still_held(model: type[Any], *, row_id: Any, worker_id: str, attempts: int) 
 
 
 def backoff_delay(attempt: int, *, base: timedelta, cap: timedelta) -> timedelta:
-    """Exponential backoff: base, 2×base, 4×base, … capped at ``cap``."""
+    """Exponential backoff: base, 2 * base, 4 * base, and so on, capped at ``cap``."""
     exponent = max(0, min(attempt - 1, 32))
     return min(base * (1 << exponent), cap)

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from opsbook.core.db import Database
-from opsbook.core.leases import claim_due, still_held
+from opsbook.core.leases import claim_due, park_exhausted, still_held
 from opsbook.core.models import Notification
 
 NOTIFICATION_STATUSES = ("pending", "sending", "delivered", "dead")
@@ -98,6 +98,7 @@ def claim(
     db: Database, *, worker_id: str, now: datetime, lease: timedelta, limit: int
 ) -> list[Delivery]:
     with db.session() as session, session.begin():
+        park_exhausted(session, Notification, active_status="sending", now=now)
         rows = claim_due(
             session,
             Notification,
@@ -142,7 +143,7 @@ def mark_failed(
 ) -> str:
     """Record a failed attempt; ``retry_after=None`` (or no attempts left) parks it as dead.
 
-    Returns the notification's new status.
+    Returns the notification's new status, or ``"lost"`` when the claim was taken over.
     """
     exhausted = delivery.attempts >= delivery.max_attempts
     status = "dead" if retry_after is None or exhausted else "pending"
@@ -158,8 +159,8 @@ def mark_failed(
     if status == "pending" and retry_after is not None:
         values["next_attempt_at"] = now + retry_after
     with db.session() as session, session.begin():
-        session.execute(update(Notification).where(held).values(**values))
-    return status
+        result = session.execute(update(Notification).where(held).values(**values))
+    return status if result.rowcount else "lost"  # type: ignore[attr-defined]
 
 
 def release(db: Database, delivery: Delivery, *, worker_id: str, now: datetime) -> None:

@@ -37,7 +37,9 @@ PUBLIC_PREFIXES = ("/static/",)
 
 
 class NotAuthenticated(HTTPException):
-    def __init__(self, message: str = "authentication required: a bearer token or a session") -> None:
+    def __init__(
+        self, message: str = "authentication required: a bearer token or a session"
+    ) -> None:
         super().__init__(status_code=401, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -56,7 +58,9 @@ def current_principal(request: Request) -> Principal | None:
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials:
         with runtime.db.session() as session, session.begin():
-            principal = auth.authenticate_token(session, credentials.strip(), now=runtime.clock.now())
+            principal = auth.authenticate_token(
+                session, credentials.strip(), now=runtime.clock.now()
+            )
         if principal is None:
             raise NotAuthenticated("invalid or revoked token")
     elif cookie := request.cookies.get(SESSION_COOKIE):
@@ -64,7 +68,7 @@ def current_principal(request: Request) -> Principal | None:
             found = auth.session_person(session, cookie, now=runtime.clock.now())
         if found is not None:
             person_id, csrf = found
-            person = next((p for p in runtime.config.people if p.id == person_id), None)
+            person = runtime.config.find_person(person_id)
             if person is not None:
                 principal = Principal(
                     kind="session",

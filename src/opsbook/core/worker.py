@@ -8,6 +8,7 @@ with ``kill -9``) loses nothing: its claims expire and another worker takes them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -80,6 +81,9 @@ class Worker:
     poll_interval: timedelta = timedelta(seconds=1)
     heartbeat_interval: timedelta = timedelta(seconds=5)
     on_tick: Callable[[], Any] | None = None
+    on_stop: Callable[[], Awaitable[None]] | None = None
+    # After an error (the database restarting, say), wait this long before trying again.
+    error_backoff: timedelta = timedelta(seconds=5)
 
     async def run(self, stop: asyncio.Event | threading.Event) -> None:
         started_at = self.clock.now()
@@ -87,16 +91,25 @@ class Worker:
         log.info("worker.started", worker_id=self.worker_id)
         try:
             while not stop.is_set():
-                now = self.clock.now()
-                if last_beat is None or now - last_beat >= self.heartbeat_interval:
-                    await asyncio.to_thread(
-                        beat, self.db, worker_id=self.worker_id, now=now, started_at=started_at
-                    )
-                    last_beat = now
-                busy = await self.tick()
+                try:
+                    now = self.clock.now()
+                    if last_beat is None or now - last_beat >= self.heartbeat_interval:
+                        await asyncio.to_thread(
+                            beat, self.db, worker_id=self.worker_id, now=now, started_at=started_at
+                        )
+                        last_beat = now
+                    busy = await self.tick()
+                except Exception as exc:
+                    # A worker that dies on a database blip would leave every deadline to
+                    # the others (or to no one); log, wait, and carry on.
+                    log.exception("worker.round_failed", worker_id=self.worker_id, error=str(exc))
+                    await _wait(stop, self.error_backoff.total_seconds())
+                    continue
                 if not busy:
                     await _wait(stop, self.poll_interval.total_seconds())
         finally:
+            if self.on_stop is not None:
+                await self.on_stop()
             await asyncio.to_thread(self._mark_stopped)
             log.info("worker.stopped", worker_id=self.worker_id)
 
@@ -125,10 +138,8 @@ class Worker:
 
 async def _wait(stop: asyncio.Event | threading.Event, seconds: float) -> None:
     if isinstance(stop, asyncio.Event):
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
         return
     # A threading.Event (set from a signal handler in another thread): poll finely.
     deadline = asyncio.get_running_loop().time() + seconds

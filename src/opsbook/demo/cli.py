@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.panel import Panel
 
 from opsbook.core import auth
 from opsbook.core.clihelp import fail
@@ -88,25 +87,21 @@ def demo(
                 idempotency_key=f"demo-started:{now.isoformat()}",
                 now=now,
             )
-        console.print(
-            Panel.fit(
-                "\n".join(
-                    [
-                        f"[bold]Opsbook[/]        {base}/   (log in: [bold]alice[/] / [bold]{password}[/])",
-                        f"  health         {base}/healthz   ready: {base}/readyz",
-                        f"  API docs       {base}/api/docs",
-                        f"[bold]Sample app[/]     {target.url}/",
-                        f"  health         {target.url}/healthz.json  {target.url}/api/health",
-                        "  break it       curl -X POST -d mode=down "
-                        f"{target.url}/_demo/mode   (ok | slow | degraded | down)",
-                        f"Config           {config_path}",
-                        "Stop with Ctrl-C.",
-                    ]
-                ),
-                title="opsbook demo",
-            ),
-            highlight=False,
-        )
+        lines = [
+            "",
+            "[bold]opsbook demo[/] is running. Stop with Ctrl-C.",
+            f"  Opsbook          {base}/",
+            f"  log in as        alice / {password}",
+            f"  its health       {base}/healthz  {base}/readyz",
+            f"  API docs         {base}/api/docs",
+            f"  sample app       {target.url}/",
+            f"  its health       {target.url}/healthz.json  {target.url}/api/health",
+            f"  break it         curl -X POST -d mode=down {target.url}/_demo/mode",
+            "                   (modes: ok, slow, degraded, down)",
+            f"  config           {config_path}",
+            "",
+        ]
+        console.print("\n".join(lines), highlight=False, soft_wrap=True)
 
     try:
         run_server(settings, on_ready=on_ready)

@@ -49,7 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: TargetServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the demo's terminal belongs to Opsbook's own log
 
     def _send(self, status: int, body: dict[str, Any] | str, content_type: str = "") -> None:
@@ -62,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         state = self.server.state
         path = self.path.split("?", 1)[0]
         if path == "/_demo/mode":
@@ -99,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": "not found"})
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         if self.path.split("?", 1)[0] != "/_demo/mode":
             self._send(404, {"error": "not found"})
             return

@@ -22,7 +22,12 @@ def _login(client: TestClient, username: str, password: str, next_path: str = "/
     assert csrf is not None
     response = client.post(
         "/login",
-        data={"username": username, "password": password, "csrf_token": csrf.group(1), "next": next_path},
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": csrf.group(1),
+            "next": next_path,
+        },
         follow_redirects=False,
     )
     return response.status_code
@@ -62,7 +67,9 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
     assert "opsbook_session" not in client.cookies
 
 
-def test_login_without_the_forms_csrf_token_is_refused(client: TestClient, runtime: Runtime) -> None:
+def test_login_without_the_forms_csrf_token_is_refused(
+    client: TestClient, runtime: Runtime
+) -> None:
     _set_password(runtime, "rita", "correct horse battery")
     response = client.post(
         "/login",
@@ -96,7 +103,9 @@ def test_a_session_change_needs_the_csrf_token(client: TestClient, runtime: Runt
     assert _login(client, "alice", "correct horse battery") == 303
     body = {"name": "from-the-browser", "role": "viewer"}
     assert client.post("/api/v1/tokens", json=body).status_code == 403
-    response = client.post("/api/v1/tokens", json=body, headers={"X-CSRF-Token": _page_csrf(client)})
+    response = client.post(
+        "/api/v1/tokens", json=body, headers={"X-CSRF-Token": _page_csrf(client)}
+    )
     assert response.status_code == 201
 
 
@@ -116,7 +125,9 @@ def test_logout_ends_the_session(client: TestClient, runtime: Runtime) -> None:
     _set_password(runtime, "rita", "correct horse battery")
     assert _login(client, "rita", "correct horse battery") == 303
     csrf = _page_csrf(client)
-    assert client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    assert (
+        client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    )
     assert client.get("/", follow_redirects=False).status_code == 303
 
 

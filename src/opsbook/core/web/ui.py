@@ -96,7 +96,10 @@ def login(
         valid = auth.verify_password(session, person_id=username, password=password)
         if not (valid and known):
             return _login_page(
-                request, next_path=next_path, error="Wrong person id or password.", username=username
+                request,
+                next_path=next_path,
+                error="Wrong person id or password.",
+                username=username,
             )
         raw, _csrf = auth.start_session(
             session, person_id=username, now=runtime.clock.now(), remote_addr=client
@@ -144,8 +147,7 @@ async def dashboard(request: Request) -> HTMLResponse:
     runtime = request.app.state.runtime
     config = runtime.config
     severities = [
-        {"name": name, **getattr(config.severities, name).model_dump(mode="json")}
-        for name in type(config.severities).model_fields
+        {"name": name, **level.model_dump(mode="json")} for name, level in config.severities.items()
     ]
     return render(
         request,

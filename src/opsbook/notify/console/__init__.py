@@ -1,0 +1,1 @@
+"""The console channel: notifications printed to the process's log."""

@@ -1,0 +1,1 @@
+"""The email channel: notifications sent over SMTP."""

@@ -1,0 +1,1 @@
+"""The webhook channel: notifications POSTed as signed JSON."""
