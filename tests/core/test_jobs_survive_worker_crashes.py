@@ -40,6 +40,18 @@ def _start(url: str, name: str) -> subprocess.Popen[bytes]:
     )
 
 
+def _holding_claims(db: Database, procs: dict[str, subprocess.Popen[bytes]]) -> str | None:
+    """A live worker that holds claimed, unfinished jobs right now: kill it mid-run."""
+    for _ in range(50):
+        with db.session() as session:
+            owners = set(session.scalars(select(Job.lease_owner).where(Job.status == "running")))
+        live = sorted(owners & {name for name, proc in procs.items() if proc.poll() is None})
+        if live:
+            return live[0]
+        time.sleep(0.01)
+    return None
+
+
 def _done(db: Database) -> int:
     with db.session() as session:
         return int(
@@ -70,7 +82,8 @@ def test_every_job_completes_exactly_once_despite_killed_workers(db: Database) -
         while _done(db) < JOBS and time.monotonic() - started < DEADLINE_S:
             time.sleep(rng.uniform(0.3, 0.9))
             if kills < KILLS and _done(db) < JOBS * 0.9:
-                victim = rng.choice(sorted(procs))
+                alive = sorted(name for name, proc in procs.items() if proc.poll() is None)
+                victim = _holding_claims(db, procs) or rng.choice(alive)
                 procs[victim].send_signal(signal.SIGKILL)
                 procs[victim].wait()
                 kills += 1
