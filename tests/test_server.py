@@ -110,3 +110,70 @@ def test_serve_refuses_an_invalid_config_with_located_errors(tmp_path: Path) -> 
     assert "opsbook.yaml:2:3: service.nmae" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "opsbook.db").exists()
+
+
+def test_serve_runs_the_checks_and_an_outage_shows_as_a_failing_check(tmp_path: Path) -> None:
+    from opsbook.demo.target import TargetServer
+
+    target = TargetServer("127.0.0.1", 0)
+    target.start_in_thread()
+    env = _env(tmp_path, f"sqlite:///{tmp_path / 'opsbook.db'}")
+    Path(env["OPSBOOK_CONFIG"]).write_text(
+        TEST_CONFIG
+        + "checks:\n"
+        + "  - name: healthz\n"
+        + f"    http: {{url: '{target.url}/healthz.json'}}\n"
+        + "    every: 1s\n"
+        + "    timeout: 500ms\n"
+        + "    conditions: ['body.status == \"ok\"']\n"
+    )
+    created = subprocess.run(
+        [*OPSBOOK, "token", "create", "--name", "t", "--role", "viewer"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*OPSBOOK, "serve", "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def healthz_check() -> dict[str, object]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/checks/healthz", headers=headers
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            body: dict[str, object] = json.loads(response.read())
+            return body
+
+    def wait_for(status: str) -> dict[str, object]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            check = healthz_check()
+            if check["status"] == status:
+                return check
+            time.sleep(0.2)
+        pytest.fail(f"the check never became {status}: {check}")
+
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
+        assert wait_for("up")["last_ok"] is True
+        target.state.set("down")
+        down = wait_for("down")
+        assert down["last_reason"] == {
+            "code": "status",
+            "message": "expected status >= 200 and status <= 299, got 503",
+        }
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        target.shutdown()
+        target.server_close()
+    assert proc.returncode == 0

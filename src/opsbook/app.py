@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from opsbook import __version__
+from opsbook.checks import api as checks_api
 from opsbook.core import api as core_api
 from opsbook.core.security import AuditMiddleware, install_error_handlers
 from opsbook.core.web import ui as core_ui
@@ -33,9 +34,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_exception_handler(core_ui.LoginRequired, core_ui.login_redirect)  # type: ignore[arg-type]
-    app.add_middleware(AuditMiddleware)
+    # Heartbeat pings are machine telemetry (a cron job every minute), not a person's action.
+    app.add_middleware(AuditMiddleware, skip_prefixes=("/api/v1/heartbeats/",))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(core_api.public)
     app.include_router(core_api.router)
     app.include_router(core_ui.router)
+    app.include_router(checks_api.router)
+    app.include_router(checks_api.heartbeats)
+    # A plain Starlette route: /probe is a hot path and needs none of FastAPI's machinery.
+    app.state.probe_handler = checks_api.probe_handler(runtime)
+    app.add_route("/probe", checks_api.probe, methods=["GET"], include_in_schema=False)
     return app

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from opsbook import __version__
+from opsbook.checks import cli as checks_cli
 from opsbook.config import cli as config_cli
 from opsbook.core import cli as core_cli
 from opsbook.core.clihelp import ConfigOption, DatabaseOption, settings_from
@@ -29,6 +30,7 @@ app.add_typer(core_cli.token_app, name="token")
 app.add_typer(core_cli.user_app, name="user")
 app.add_typer(core_cli.jobs_app, name="jobs")
 app.add_typer(core_cli.outbox_app, name="outbox")
+app.add_typer(checks_cli.checks_app, name="checks")
 
 
 def _version(value: bool) -> None:

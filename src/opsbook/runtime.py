@@ -16,9 +16,13 @@ import structlog
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import delete
 
+from opsbook.checks.jobs import register_check_jobs, schedule_check_jobs
+from opsbook.checks.worker import CheckService, heartbeat_checks
+from opsbook.checks.worker import retention as check_retention
 from opsbook.config import OpsbookConfig, load_config
 from opsbook.core.clock import Clock, SystemClock
 from opsbook.core.db import Database
+from opsbook.core.events import EventBus
 from opsbook.core.jobs import JobContext, JobRegistry, JobRunner, schedule
 from opsbook.core.logging import register_secret
 from opsbook.core.migrate import upgrade
@@ -44,6 +48,7 @@ class Runtime:
     config: OpsbookConfig
     config_path: Path | None = None
     jobs: JobRegistry = field(default_factory=JobRegistry)
+    events: EventBus = field(default_factory=EventBus)
     started_at: datetime | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -75,6 +80,12 @@ class Runtime:
         )
         runtime._register_secrets()
         register_core_jobs(runtime.jobs)
+        register_check_jobs(
+            runtime.jobs,
+            heartbeat_checks=lambda: heartbeat_checks(runtime.config),
+            retention=lambda: check_retention(runtime.config),
+            on_transition=runtime.events.publish,
+        )
         return runtime
 
     def reload_config(self) -> OpsbookConfig:
@@ -110,14 +121,23 @@ class Runtime:
             services=self,
         )
         deliveries = _Deliveries(self, worker_id)
+        checks = CheckService(
+            db=self.db,
+            clock=self.clock,
+            config=lambda: self.config,
+            owner=worker_id,
+            on_transition=self.events.publish,
+        )
         with self.db.session() as session, session.begin():
             schedule_housekeeping(session, now=self.clock.now())
+            schedule_check_jobs(session, now=self.clock.now())
         return Worker(
             db=self.db,
             clock=self.clock,
             jobs=runner,
             deliver=deliveries.round,
             on_stop=deliveries.close,
+            services=[checks],
             worker_id=worker_id,
             poll_interval=s.worker_poll_interval,
             heartbeat_interval=s.worker_heartbeat_interval,

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from opsbook.checks.result import CheckResult
+from opsbook.checks.runner import compile_check
 from opsbook.config import load_config_text
-from opsbook.demo.cli import DEMO_CONFIG
-from opsbook.demo.target import TargetServer
+from opsbook.demo.cli import DEMO_CONFIG, render_demo_config
+from opsbook.demo.target import DEMO_CERT, DEMO_KEY, TargetServer, create_app_database
 
 
 @pytest.fixture
@@ -91,10 +96,55 @@ def test_an_unknown_mode_is_a_clear_400(target: TargetServer) -> None:
     assert _get(f"{target.url}/_demo/mode")[1]["mode"] == "ok"
 
 
-def test_the_demo_config_is_valid() -> None:
-    config = load_config_text(
-        DEMO_CONFIG.read_text().replace("{target_url}", "http://127.0.0.1:8081"),
-        filename=str(DEMO_CONFIG),
+def test_the_demo_config_is_valid_and_watches_the_sample_app(tmp_path: Path) -> None:
+    text = render_demo_config(
+        target_url="http://127.0.0.1:8081",
+        tls_port=8443,
+        app_db=tmp_path / "app.db",
+        config_path=tmp_path / "opsbook.yaml",
+        database_url="sqlite:///opsbook.db",
     )
+    assert "{" + "target_url}" not in text
+    config = load_config_text(text, filename=str(DEMO_CONFIG))
     assert config.find_person("alice") is not None
     assert [channel.name for channel in config.channels] == ["console"]
+    assert [check.kind for check in config.checks] == ["http", "http", "http", "tls", "command"]
+
+
+def test_the_demo_checks_pass_against_a_healthy_sample_app_and_fail_when_broken(
+    tmp_path: Path,
+) -> None:
+    http, https = TargetServer("127.0.0.1", 0), TargetServer("127.0.0.1", 0, None)
+    https.state = http.state
+    https.use_tls(DEMO_CERT, DEMO_KEY)
+    for server in (http, https):
+        server.start_in_thread()
+    create_app_database(tmp_path / "app.db")
+    try:
+        config = load_config_text(
+            render_demo_config(
+                target_url=http.url,
+                tls_port=https.server_address[1],
+                app_db=tmp_path / "app.db",
+                config_path=tmp_path / "opsbook.yaml",
+                database_url="sqlite:///opsbook.db",
+            )
+        )
+
+        async def run_all() -> dict[str, CheckResult]:
+            checks = [compile_check(c) for c in config.checks]
+            results = await asyncio.gather(*(c.run(started_at=datetime.now(UTC)) for c in checks))
+            return {r.check: r for r in results}
+
+        healthy = asyncio.run(run_all())
+        assert {name: r.ok for name, r in healthy.items()} == dict.fromkeys(healthy, True)
+        http.state.set("degraded")
+        degraded = asyncio.run(run_all())
+        reason = degraded["api-health"].reason
+        assert reason is not None
+        assert reason.message == 'expected body.status == "healthy", got "degraded"'
+        assert degraded["healthz"].ok
+    finally:
+        for server in (http, https):
+            server.shutdown()
+            server.server_close()

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from opsbook.checks.config import CheckConfig
 from opsbook.config.defaults import SEVERITIES, Severity, default_severity_levels
 from opsbook.config.values import (
     ConfigModel,
@@ -162,12 +163,38 @@ class JobSettings(_RetrySettings):
         return self
 
 
+class CheckSettings(ConfigModel):
+    """How checks are run and their results kept."""
+
+    # A check of Opsbook's own connectivity (say, a well-known public site): while it fails
+    # too, other failing checks are "unknown" rather than "down", so a network loss at
+    # Opsbook pages no one.
+    canary: Slug | None = None
+    # How many probes may be in flight at once, across all checks.
+    concurrency: int = Field(default=100, ge=1)
+    # Raw results are kept this long; per-minute and per-day rollups much longer.
+    keep_raw: Duration = parse_duration("7d")
+    # Per-minute rollups cost ~0.25 MB per check per day; None keeps them as long as the
+    # daily ones (400 days). Uptime over whole days stays exact from the daily rollups.
+    keep_minute_rollups: Duration | None = None
+
+
+class ProbeSettings(ConfigModel):
+    """The blackbox_exporter-compatible ``GET /probe`` endpoint."""
+
+    # Whoever may call /probe can make Opsbook open connections anywhere it can reach, so
+    # it needs a viewer token unless this is true (a trusted network, a benchmark).
+    public: bool = False
+
+
 class SettingsConfig(ConfigModel):
     """How Opsbook itself runs."""
 
     public_url: HttpURL | None = None
     notifications: NotificationSettings = NotificationSettings()
     jobs: JobSettings = JobSettings()
+    checks: CheckSettings = CheckSettings()
+    probe: ProbeSettings = ProbeSettings()
 
 
 class OpsbookConfig(ConfigModel):
@@ -179,6 +206,7 @@ class OpsbookConfig(ConfigModel):
     people: tuple[PersonConfig, ...] = ()
     teams: tuple[TeamConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
+    checks: tuple[CheckConfig, ...] = ()
     severities: SeverityPolicy = Field(default_factory=default_severity_policy)
     settings: SettingsConfig = SettingsConfig()
 
@@ -220,6 +248,9 @@ class OpsbookConfig(ConfigModel):
 
     def find_channel(self, name: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.name == name), None)
+
+    def find_check(self, name: str) -> CheckConfig | None:
+        return next((c for c in self.checks if c.name == name), None)
 
 
 def merge_severities(user: Any, *, channel_names: list[Any]) -> Any:
@@ -267,6 +298,7 @@ def cross_check(data: Mapping[str, Any]) -> list[Problem]:
         ("people", "id", "person id"),
         ("teams", "name", "team"),
         ("channels", "name", "channel"),
+        ("checks", "name", "check"),
     ):
         seen: dict[str, int] = {}
         for index, item in _items(data, section):
@@ -298,6 +330,23 @@ def cross_check(data: Mapping[str, Any]) -> list[Problem]:
             targets = level.get(field) if isinstance(level, dict) else None
             for position, text in enumerate(targets if isinstance(targets, list) else []):
                 problems += _missing_target(("severities", severity, field, position), text, known)
+    return problems + _check_references(data, known)
+
+
+def _check_references(data: Mapping[str, Any], known: dict[str, list[str]]) -> list[Problem]:
+    problems: list[Problem] = []
+    for index, check in _items(data, "checks"):
+        problems += _missing(
+            ("checks", index, "component"), "component", check.get("component"), known["components"]
+        )
+    settings = data.get("settings")
+    checks = settings.get("checks") if isinstance(settings, dict) else None
+    canary = checks.get("canary") if isinstance(checks, dict) else None
+    loc: Loc = ("settings", "checks", "canary")
+    problems += _missing(loc, "check", canary, known["checks"])
+    for _, check in _items(data, "checks"):
+        if check.get("name") == canary and check.get("heartbeat") is not None:
+            problems.append(Problem(loc, f'the canary "{canary}" must probe, not be a heartbeat'))
     return problems
 
 

@@ -219,6 +219,26 @@ Slug = Annotated[
 Text = Annotated[
     str, _string_checker("text", "a non-empty string", r"(?s).*\S.*"), _string_schema()
 ]
+
+
+def _validate_regex(value: object) -> re.Pattern[str]:
+    if isinstance(value, re.Pattern):
+        return value
+    if not isinstance(value, str):
+        raise _invalid("regex", f"expected a regular expression, got {describe(value)}")
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise _invalid("regex", f"invalid regular expression {describe(value)}: {exc}") from None
+
+
+# Compiled at load, so a bad pattern is a located config error rather than a failing check.
+Regex = Annotated[
+    re.Pattern[str],
+    PlainValidator(_validate_regex, json_schema_input_type=str),
+    PlainSerializer(lambda pattern: pattern.pattern, return_type=str, when_used="json"),
+    _string_schema(format="regex"),
+]
 PhoneNumber = Annotated[
     str, PlainValidator(_validate_phone, json_schema_input_type=str), _string_schema()
 ]

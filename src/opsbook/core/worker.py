@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +31,8 @@ from opsbook.core.models import WorkerHeartbeat
 log = structlog.get_logger(__name__)
 
 DeliveryRound = Callable[[], Awaitable[int]]
+# A long-running part of the worker (the check scheduler, say): runs until its event is set.
+Service = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def new_worker_id() -> str:
@@ -82,6 +84,7 @@ class Worker:
     heartbeat_interval: timedelta = timedelta(seconds=5)
     on_tick: Callable[[], Any] | None = None
     on_stop: Callable[[], Awaitable[None]] | None = None
+    services: Sequence[Service] = ()
     # After an error (the database restarting, say), wait this long before trying again.
     error_backoff: timedelta = timedelta(seconds=5)
 
@@ -89,6 +92,8 @@ class Worker:
         started_at = self.clock.now()
         last_beat: datetime | None = None
         log.info("worker.started", worker_id=self.worker_id)
+        services_stop = asyncio.Event()
+        services = [asyncio.create_task(service(services_stop)) for service in self.services]
         try:
             while not stop.is_set():
                 try:
@@ -108,6 +113,10 @@ class Worker:
                 if not busy:
                     await _wait(stop, self.poll_interval.total_seconds())
         finally:
+            services_stop.set()
+            for outcome in await asyncio.gather(*services, return_exceptions=True):
+                if isinstance(outcome, BaseException):
+                    log.error("worker.service_failed", error=repr(outcome))
             if self.on_stop is not None:
                 await self.on_stop()
             await asyncio.to_thread(self._mark_stopped)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import sys
 from pathlib import Path
 
 import typer
@@ -11,7 +12,13 @@ from rich.console import Console
 
 from opsbook.core import auth
 from opsbook.core.clihelp import fail
-from opsbook.demo.target import TargetServer, TargetState
+from opsbook.demo.target import (
+    DEMO_CERT,
+    DEMO_KEY,
+    TargetServer,
+    TargetState,
+    create_app_database,
+)
 from opsbook.notify.message import Message
 from opsbook.notify.service import notify
 from opsbook.runtime import Runtime
@@ -58,11 +65,25 @@ def demo(
     directory.mkdir(parents=True, exist_ok=True)
     target = TargetServer(host, _free_port(host, target_port), state)
     target.start_in_thread()
+    tls_target = TargetServer(host, _free_port(host, target_port + 362), state)
+    tls_target.use_tls(DEMO_CERT, DEMO_KEY)
+    tls_target.start_in_thread()
+    app_db = (directory / "app.db").resolve()
+    create_app_database(app_db)
     opsbook_port = _free_port(host, port)
     config_path = directory / "opsbook.yaml"
-    config_path.write_text(DEMO_CONFIG.read_text().replace("{target_url}", target.url))
+    database_url = f"sqlite:///{directory / 'opsbook.db'}"
+    config_path.write_text(
+        render_demo_config(
+            target_url=target.url,
+            tls_port=tls_target.server_address[1],
+            app_db=app_db,
+            config_path=config_path,
+            database_url=database_url,
+        )
+    )
     settings = Settings(
-        database_url=f"sqlite:///{directory / 'opsbook.db'}",
+        database_url=database_url,
         config_file=config_path,
         listen=f"{host}:{opsbook_port}",
         log_format="console",
@@ -94,11 +115,12 @@ def demo(
             f"  log in as        alice / {password}",
             f"  its health       {base}/healthz  {base}/readyz",
             f"  API docs         {base}/api/docs",
-            f"  sample app       {target.url}/",
+            f"  sample app       {target.url}/   (TLS: {tls_target.url}/)",
             f"  its health       {target.url}/healthz.json  {target.url}/api/health",
             f"  break it         curl -X POST -d mode=down {target.url}/_demo/mode",
             "                   (modes: ok, slow, degraded, down)",
             f"  config           {config_path}",
+            f"  its checks       opsbook checks --config {config_path} --database {database_url}",
             "",
         ]
         console.print("\n".join(lines), highlight=False, soft_wrap=True)
@@ -106,5 +128,25 @@ def demo(
     try:
         run_server(settings, on_ready=on_ready)
     finally:
-        target.shutdown()
-        target.server_close()
+        for server in (target, tls_target):
+            server.shutdown()
+            server.server_close()
+
+
+def render_demo_config(
+    *, target_url: str, tls_port: int, app_db: Path, config_path: Path, database_url: str
+) -> str:
+    """The demo's opsbook.yaml with this run's addresses and paths filled in."""
+    values = {
+        "target_url": target_url,
+        "tls_port": str(tls_port),
+        "tls_ca": str(DEMO_CERT),
+        "app_db": str(app_db),
+        "python": sys.executable,
+        "config_path": str(config_path),
+        "database_url": database_url,
+    }
+    text = DEMO_CONFIG.read_text()
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    return text

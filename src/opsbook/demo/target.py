@@ -10,6 +10,8 @@ simulates an outage; ``GET /_demo/mode`` shows the current one.
 from __future__ import annotations
 
 import json
+import sqlite3
+import ssl
 import sys
 import threading
 import time
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -119,12 +122,27 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"mode": self.server.state.mode, "delay": f"{self.server.state.delay_s}s"})
 
 
+TLS_DIR = Path(__file__).parent / "tls"
+DEMO_CERT = TLS_DIR / "demo-cert.pem"
+DEMO_KEY = TLS_DIR / "demo-key.pem"
+
+
+def create_app_database(path: Path) -> None:
+    """The sample app's own SQLite database, which the demo's database check queries."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS pets (id INTEGER PRIMARY KEY, name TEXT)")
+        if conn.execute("SELECT count(*) FROM pets").fetchone()[0] == 0:
+            conn.executemany("INSERT INTO pets (name) VALUES (?)", [("Rex",), ("Tom",), ("Ada",)])
+    conn.close()
+
+
 class TargetServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, host: str, port: int, state: TargetState | None = None) -> None:
         super().__init__((host, port), _Handler)
         self.state = state or TargetState()
+        self.scheme = "http"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A prober that gives up on a slow answer hangs up; that is not the app's error.
@@ -132,10 +150,17 @@ class TargetServer(ThreadingHTTPServer):
             return
         super().handle_error(request, client_address)
 
+    def use_tls(self, cert_file: Path, key_file: Path) -> None:
+        """Serve HTTPS instead (the demo's TLS endpoint, with its bundled self-signed cert)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.scheme = "https"
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="demo-target", daemon=True)

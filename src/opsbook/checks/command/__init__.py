@@ -1,0 +1,1 @@
+"""The command kind: run a program; its exit code and output are the values."""

@@ -1,0 +1,55 @@
+"""Configuration of the http kind (``checks[N].http``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from opsbook.config.values import ConfigModel, HttpURL, Regex
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+class HttpCheckConfig(ConfigModel):
+    """One HTTP request; by default any 2xx answer is up.
+
+    ``security_headers: true`` requires HSTS, CSP, ``X-Content-Type-Options: nosniff``,
+    ``X-Frame-Options`` and ``Referrer-Policy``, each reported as its own verdict.
+    """
+
+    url: HttpURL
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = {}
+    body: str | None = None
+    # Off by default: a redirect is usually news (a login page, a moved health check).
+    follow_redirects: bool = False
+    # None: any 2xx status is expected.
+    expect_status: tuple[int, ...] | None = Field(default=None, min_length=1)
+    contains: str | None = None
+    regex: Regex | None = None
+    security_headers: bool = False
+    tls_verify: bool = True
+    # Trust this CA bundle instead of the system store (an internal CA).
+    ca_file: Path | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _headers_are_well_formed(cls, headers: dict[str, str]) -> dict[str, str]:
+        for header, value in headers.items():
+            if not _HEADER_NAME.fullmatch(header):
+                raise ValueError(f'"{header}" is not a valid HTTP header name')
+            # A line break would let a value smuggle in a header (or a request) of its own.
+            if "\r" in value or "\n" in value:
+                raise ValueError(f'the value of "{header}" contains a line break')
+        return headers
+
+    @field_validator("expect_status")
+    @classmethod
+    def _statuses_exist(cls, statuses: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        for status in statuses or ():
+            if not 100 <= status <= 599:
+                raise ValueError(f"{status} is not an HTTP status code (100 to 599)")
+        return statuses

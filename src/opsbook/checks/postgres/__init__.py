@@ -1,0 +1,1 @@
+"""The postgres kind: connect and run one query; conditions read its rows."""

@@ -1,0 +1,1 @@
+"""The tls kind: certificate expiry of the leaf and of the whole chain, hostname, protocol."""
