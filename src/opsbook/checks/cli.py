@@ -15,7 +15,7 @@ from rich.table import Table
 from opsbook.checks import service
 from opsbook.checks.result import CheckResult
 from opsbook.checks.runner import compile_check, is_probe_check
-from opsbook.config import ConfigError, OpsbookConfig, load_config
+from opsbook.config import ConfigError, OpsbookConfig, format_duration, load_config
 from opsbook.core.clihelp import (
     ConfigOption,
     DatabaseOption,
@@ -67,7 +67,7 @@ def checks_list(
                     {
                         "name": check.name,
                         "kind": check.kind,
-                        "every": check.every,
+                        "every": format_duration(check.every),
                         "status": state.status if state else "unknown",
                         "since": state.since if state else None,
                         "last_run_at": state.last_run_at if state else None,
@@ -83,6 +83,7 @@ def checks_list(
     columns = [
         "name",
         "kind",
+        "every",
         "status",
         "since",
         "last_run_at",

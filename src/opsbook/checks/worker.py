@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 
 import structlog
 
@@ -19,6 +20,7 @@ from opsbook.core.db import Database
 log = structlog.get_logger(__name__)
 
 RELOAD_POLL_S = 1.0
+STATS_EVERY_S = 60.0
 
 
 def heartbeat_checks(config: OpsbookConfig) -> Sequence[HeartbeatCheck]:
@@ -71,11 +73,24 @@ class CheckService:
             on_transition=self.on_transition,
         )
         self.scheduler = scheduler
-        watcher = asyncio.create_task(self._follow_reloads(scheduler, config, stop))
+        helpers = [
+            asyncio.create_task(self._follow_reloads(scheduler, config, stop)),
+            asyncio.create_task(self._report(scheduler, stop)),
+        ]
         try:
             await scheduler.run(stop)
         finally:
-            watcher.cancel()
+            for helper in helpers:
+                helper.cancel()
+            log.info("checks.stats", **asdict(scheduler.stats()))
+
+    @staticmethod
+    async def _report(scheduler: Scheduler, stop: asyncio.Event) -> None:
+        # Start lag and write counters in the log: what an operator (or the benchmark)
+        # reads to see whether the scheduler keeps up.
+        while not stop.is_set():
+            await asyncio.sleep(STATS_EVERY_S)
+            log.info("checks.stats", **asdict(scheduler.stats()))
 
     async def _follow_reloads(
         self, scheduler: Scheduler, config: OpsbookConfig, stop: asyncio.Event
