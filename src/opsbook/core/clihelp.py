@@ -74,5 +74,14 @@ def print_rows(
     for column in columns:
         table.add_column(column.replace("_", " "))
     for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(_jsonable(row.get(c))) for c in columns))
+        table.add_row(*(_cell(row.get(c)) for c in columns))
     console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        # Tables are read by people: UTC to the second is enough (--json has the rest).
+        return value.strftime("%Y-%m-%d %H:%M:%SZ")
+    return str(value)
