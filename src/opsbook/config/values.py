@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     PlainSerializer,
@@ -374,3 +375,20 @@ def _read_secret_file(raw_path: object, file_key: str, config_dir: object) -> st
     if not secret:
         raise located_error(file_key, "secret_file", f'secret file "{path}" is empty')
     return secret
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _validate_headers(headers: dict[str, str]) -> dict[str, str]:
+    for header, value in headers.items():
+        if not _HEADER_NAME.fullmatch(header):
+            raise ValueError(f'"{header}" is not a valid HTTP header name')
+        # A line break would let a value smuggle in a header (or a request) of its own.
+        if "\r" in value or "\n" in value:
+            raise ValueError(f'the value of "{header}" contains a line break')
+    return headers
+
+
+# Extra HTTP request headers (webhook channels, http checks): names and values checked.
+HttpHeaders = Annotated[dict[str, str], AfterValidator(_validate_headers)]
