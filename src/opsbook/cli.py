@@ -70,7 +70,7 @@ def serve(
 
 @app.command()
 def worker(config: Path | None = ConfigOption, database: str | None = DatabaseOption) -> None:
-    """Run a worker only: due jobs and notification deliveries. Run as many as needed.
+    """Run a worker only: checks, due jobs and notification deliveries. Run as many as needed.
 
     SIGTERM drains; SIGHUP reloads opsbook.yaml.
     """

@@ -29,7 +29,7 @@ from opsbook.core.db import Database
 from opsbook.core.migrate import upgrade
 
 checks_app = typer.Typer(
-    help="Checks: their state and uptime; run one now.",
+    help="Checks: with no command, list them with status and uptime; `run NAME` runs one now.",
     invoke_without_command=True,
 )
 
