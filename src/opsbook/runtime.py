@@ -28,6 +28,7 @@ from opsbook.core.logging import register_secret
 from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job, Notification
 from opsbook.core.worker import Worker, new_worker_id
+from opsbook.incidents.jobs import register_incident_jobs
 from opsbook.notify.base import Transport
 from opsbook.notify.dispatcher import Dispatcher
 from opsbook.notify.registry import build_transports
@@ -86,6 +87,7 @@ class Runtime:
             retention=lambda: check_retention(runtime.config),
             on_transition=runtime.events.publish,
         )
+        register_incident_jobs(runtime.jobs, config=lambda: runtime.config)
         return runtime
 
     def reload_config(self) -> OpsbookConfig:

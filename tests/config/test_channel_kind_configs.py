@@ -8,6 +8,12 @@ import pytest
 from opsbook.config import CHANNEL_KINDS, ConfigError, load_config_text
 from opsbook.notify.console.config import ConsoleChannelConfig
 from opsbook.notify.email.config import EmailChannelConfig
+from opsbook.notify.ntfy.config import NtfyChannelConfig
+from opsbook.notify.slack.config import SlackChannelConfig
+from opsbook.notify.sms.config import SmsChannelConfig
+from opsbook.notify.teams.config import TeamsChannelConfig
+from opsbook.notify.telegram.config import TelegramChannelConfig
+from opsbook.notify.voice.config import VoiceChannelConfig
 from opsbook.notify.webhook.config import WebhookChannelConfig
 
 
@@ -23,6 +29,12 @@ def test_registry_maps_each_kind_to_its_model() -> None:
         "console": ConsoleChannelConfig,
         "email": EmailChannelConfig,
         "webhook": WebhookChannelConfig,
+        "slack": SlackChannelConfig,
+        "teams": TeamsChannelConfig,
+        "telegram": TelegramChannelConfig,
+        "ntfy": NtfyChannelConfig,
+        "sms": SmsChannelConfig,
+        "voice": VoiceChannelConfig,
     }
 
 

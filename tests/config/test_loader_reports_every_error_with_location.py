@@ -114,13 +114,14 @@ def test_wrong_types_say_what_was_expected_and_what_was_given() -> None:
 
 
 def test_unknown_channel_kind_is_reported_at_kind_with_the_known_kinds() -> None:
-    issues = issues_of("service: {name: Shop}\nchannels:\n  - {name: chat, kind: slack}\n")
+    issues = issues_of("service: {name: Shop}\nchannels:\n  - {name: chat, kind: pager}\n")
     assert issues == [
         (
             3,
             24,
             "channels[0].kind",
-            'unknown kind "slack", expected one of "console", "email", "webhook"',
+            'unknown kind "pager", expected one of "console", "email", "webhook", "slack",'
+            ' "teams", "telegram", "ntfy", "sms", "voice"',
         )
     ]
 

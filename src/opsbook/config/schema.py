@@ -38,11 +38,25 @@ from opsbook.config.values import (
 )
 from opsbook.notify.console.config import ConsoleChannelConfig
 from opsbook.notify.email.config import EmailChannelConfig
+from opsbook.notify.ntfy.config import NtfyChannelConfig
+from opsbook.notify.slack.config import SlackChannelConfig
+from opsbook.notify.sms.config import SmsChannelConfig
+from opsbook.notify.teams.config import TeamsChannelConfig
+from opsbook.notify.telegram.config import TelegramChannelConfig
+from opsbook.notify.voice.config import VoiceChannelConfig
 from opsbook.notify.webhook.config import WebhookChannelConfig
 
 # Adding a channel kind is one line here (plus its folder in opsbook.notify).
 ChannelConfig = Annotated[
-    ConsoleChannelConfig | EmailChannelConfig | WebhookChannelConfig,
+    ConsoleChannelConfig
+    | EmailChannelConfig
+    | WebhookChannelConfig
+    | SlackChannelConfig
+    | TeamsChannelConfig
+    | TelegramChannelConfig
+    | NtfyChannelConfig
+    | SmsChannelConfig
+    | VoiceChannelConfig,
     Field(discriminator="kind"),
 ]
 

@@ -14,12 +14,24 @@ from typing import Final
 from opsbook.notify.base import ChannelConfig, Transport
 from opsbook.notify.console.transport import ConsoleTransport
 from opsbook.notify.email.transport import EmailTransport
+from opsbook.notify.ntfy.transport import NtfyTransport
+from opsbook.notify.slack.transport import SlackTransport
+from opsbook.notify.sms.transport import SmsTransport
+from opsbook.notify.teams.transport import TeamsTransport
+from opsbook.notify.telegram.transport import TelegramTransport
+from opsbook.notify.voice.transport import VoiceTransport
 from opsbook.notify.webhook.transport import WebhookTransport
 
 CHANNEL_KINDS: Final[dict[str, type[Transport]]] = {
     "console": ConsoleTransport,
     "email": EmailTransport,
     "webhook": WebhookTransport,
+    "slack": SlackTransport,
+    "teams": TeamsTransport,
+    "telegram": TelegramTransport,
+    "ntfy": NtfyTransport,
+    "sms": SmsTransport,
+    "voice": VoiceTransport,
 }
 
 

@@ -10,23 +10,22 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 
-from opsbook import __version__
 from opsbook.notify.base import DeliveryError, OutgoingNotification, Transport
+from opsbook.notify.http import (
+    MAX_ERROR_BODY,
+    RETRYABLE_STATUS,
+    USER_AGENT,
+    parse_retry_after,
+    read_head,
+)
 from opsbook.notify.webhook.config import WebhookChannelConfig
 from opsbook.notify.webhook.signing import SIGNATURE_HEADER, sign
 
-USER_AGENT = f"opsbook/{__version__}"
-MAX_ERROR_BODY = 200
-# A receiver asking to wait longer than this is more likely broken than busy.
-MAX_RETRY_AFTER = timedelta(hours=24)
-MIN_RETRY_AFTER = timedelta(seconds=1)
-_RETRYABLE_STATUS = frozenset({408, 429})
 _OWN_HEADERS = frozenset(
     {"content-type", "user-agent", "idempotency-key", SIGNATURE_HEADER.lower()}
 )
@@ -93,7 +92,7 @@ class WebhookTransport(Transport):
                 if response.is_success:
                     return
                 # Read only the start of an error body: it is for a person, not a parser.
-                head = await _read_head(response, MAX_ERROR_BODY * 4)
+                head = await read_head(response, MAX_ERROR_BODY * 4)
         except httpx.TimeoutException:
             raise DeliveryError(
                 f"timed out after {self.config.timeout.total_seconds():g}s", retryable=True
@@ -115,8 +114,8 @@ class WebhookTransport(Transport):
         text = f"HTTP {status}" + (f": {detail}" if detail else "")
         if response.is_redirect:
             return DeliveryError(f"{text} (redirects are not followed)", retryable=False)
-        if status >= 500 or status in _RETRYABLE_STATUS:
-            retry_after = _retry_after(response.headers.get("Retry-After"), sent_at)
+        if status >= 500 or status in RETRYABLE_STATUS:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), sent_at)
             return DeliveryError(text, retryable=True, retry_after=retry_after)
         return DeliveryError(text, retryable=False)
 
@@ -128,28 +127,3 @@ class WebhookTransport(Transport):
         if len(text) > MAX_ERROR_BODY:
             text = text[:MAX_ERROR_BODY] + "…"
         return text
-
-
-async def _read_head(response: httpx.Response, limit: int) -> bytes:
-    head = b""
-    async for chunk in response.aiter_bytes():
-        head += chunk
-        if len(head) >= limit:
-            break
-    return head[:limit]
-
-
-def _retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """``Retry-After`` as seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        delay = timedelta(seconds=int(value))
-    else:
-        try:
-            delay = parsedate_to_datetime(value) - now
-        except (TypeError, ValueError):
-            return None
-    # At least a second, so "Retry-After: 0" cannot spin through every attempt at once.
-    return max(MIN_RETRY_AFTER, min(delay, MAX_RETRY_AFTER))

@@ -1,0 +1,1 @@
+"""The ntfy channel: push notifications published to an ntfy topic."""

@@ -1,0 +1,1 @@
+"""The slack channel: notifications posted to a Slack incoming webhook as Block Kit."""

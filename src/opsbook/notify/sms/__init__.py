@@ -1,0 +1,1 @@
+"""The sms channel: text messages through Twilio-style HTTP gateways, with failover."""
