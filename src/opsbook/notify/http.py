@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
 from opsbook import __version__
-from opsbook.notify.base import DeliveryError, OutgoingNotification
+from opsbook.notify.base import DeliveryError, OutgoingNotification, Transport
 from opsbook.notify.message import Message
 
 USER_AGENT = f"opsbook/{__version__}"
@@ -153,3 +154,20 @@ def url_secrets(url: str) -> list[str]:
     parsed = httpx.URL(url)
     path = parsed.raw_path.decode("ascii", "replace")
     return [url, path] if len(path) > 1 else [url]
+
+
+class HttpTransport(Transport):
+    """A kind that talks HTTP: one httpx client per channel, or one lent by a test.
+
+    Subclasses declare ``config: TheirConfig``; the config must have a ``timeout``.
+    """
+
+    def __init__(self, config: Any, *, client: httpx.AsyncClient | None = None) -> None:
+        self.config = config
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(follow_redirects=False)
+        self._timeout = httpx.Timeout(config.timeout.total_seconds())
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()

@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-import httpx
-
-from opsbook.notify.base import OutgoingNotification, Transport
-from opsbook.notify.http import link_targets, send_json
+from opsbook.notify.base import OutgoingNotification
+from opsbook.notify.http import HttpTransport, link_targets, send_json
 from opsbook.notify.message import Message
 from opsbook.notify.ntfy.config import NtfyChannelConfig
 
@@ -58,23 +56,13 @@ def payload(config: NtfyChannelConfig, message: Message) -> dict[str, Any]:
     return document
 
 
-class NtfyTransport(Transport):
+class NtfyTransport(HttpTransport):
     """POSTs ``payload(config, message)`` to the ntfy server."""
 
     kind = "ntfy"
     config_model = NtfyChannelConfig
 
-    def __init__(
-        self, config: NtfyChannelConfig, *, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self.config = config
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(follow_redirects=False)
-        self._timeout = httpx.Timeout(config.timeout.total_seconds())
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+    config: NtfyChannelConfig
 
     async def send(self, delivery: OutgoingNotification) -> None:
         headers: dict[str, str] = {}

@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
-from opsbook.notify.base import OutgoingNotification, Transport, render_subject
-from opsbook.notify.http import fit, link_targets, send_json, url_secrets
+from opsbook.notify.base import OutgoingNotification, render_subject
+from opsbook.notify.http import HttpTransport, fit, link_targets, send_json, url_secrets
 from opsbook.notify.message import Message
 from opsbook.notify.slack.config import SlackChannelConfig
 
@@ -79,23 +77,13 @@ def payload(message: Message) -> dict[str, Any]:
     return {"text": fit(subject, SECTION_TEXT_LIMIT, escape=True), "blocks": blocks}
 
 
-class SlackTransport(Transport):
+class SlackTransport(HttpTransport):
     """POSTs ``payload(message)`` to the channel's incoming webhook."""
 
     kind = "slack"
     config_model = SlackChannelConfig
 
-    def __init__(
-        self, config: SlackChannelConfig, *, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self.config = config
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(follow_redirects=False)
-        self._timeout = httpx.Timeout(config.timeout.total_seconds())
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+    config: SlackChannelConfig
 
     async def send(self, delivery: OutgoingNotification) -> None:
         body = json.dumps(payload(delivery.message), ensure_ascii=False).encode()

@@ -5,9 +5,8 @@ See :mod:`opsbook.notify.sms.gateway` for the failover rule.
 
 from __future__ import annotations
 
-import httpx
-
-from opsbook.notify.base import OutgoingNotification, Transport, render_subject
+from opsbook.notify.base import OutgoingNotification, render_subject
+from opsbook.notify.http import HttpTransport
 from opsbook.notify.message import Message
 from opsbook.notify.sms.config import SmsChannelConfig
 from opsbook.notify.sms.gateway import check_phone_target, deliver, recipient
@@ -27,23 +26,13 @@ def render(message: Message) -> str:
     return subject + suffix
 
 
-class SmsTransport(Transport):
+class SmsTransport(HttpTransport):
     """Creates a Twilio-style ``Messages`` resource: form fields ``To``, ``From``, ``Body``."""
 
     kind = "sms"
     config_model = SmsChannelConfig
 
-    def __init__(
-        self, config: SmsChannelConfig, *, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self.config = config
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(follow_redirects=False)
-        self._timeout = httpx.Timeout(config.timeout.total_seconds())
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+    config: SmsChannelConfig
 
     @classmethod
     def check_target(cls, target: str) -> None:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
-from opsbook.notify.base import OutgoingNotification, Transport, render_subject
-from opsbook.notify.http import link_targets, send_json, url_secrets
+from opsbook.notify.base import OutgoingNotification, render_subject
+from opsbook.notify.http import HttpTransport, link_targets, send_json, url_secrets
 from opsbook.notify.message import Message
 from opsbook.notify.teams.config import TeamsChannelConfig
 
@@ -72,23 +70,13 @@ def payload(message: Message) -> dict[str, Any]:
     }
 
 
-class TeamsTransport(Transport):
+class TeamsTransport(HttpTransport):
     """POSTs ``payload(message)`` to the channel's Workflows webhook."""
 
     kind = "teams"
     config_model = TeamsChannelConfig
 
-    def __init__(
-        self, config: TeamsChannelConfig, *, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self.config = config
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(follow_redirects=False)
-        self._timeout = httpx.Timeout(config.timeout.total_seconds())
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+    config: TeamsChannelConfig
 
     async def send(self, delivery: OutgoingNotification) -> None:
         body = json.dumps(payload(delivery.message), ensure_ascii=False).encode()

@@ -16,12 +16,13 @@ from typing import Any
 
 import httpx
 
-from opsbook.notify.base import DeliveryError, OutgoingNotification, Transport, render_subject
+from opsbook.notify.base import DeliveryError, OutgoingNotification, render_subject
 from opsbook.notify.http import (
     MAX_ERROR_BODY,
     MAX_RETRY_AFTER,
     MIN_RETRY_AFTER,
     USER_AGENT,
+    HttpTransport,
     clean,
     fit,
     link_targets,
@@ -71,24 +72,19 @@ def payload(chat_id: str, message: Message) -> dict[str, Any]:
     return data
 
 
-class TelegramTransport(Transport):
+class TelegramTransport(HttpTransport):
     """Calls ``{api_base}/bot<token>/sendMessage`` for the configured chat."""
 
     kind = "telegram"
     config_model = TelegramChannelConfig
 
+    config: TelegramChannelConfig
+
     def __init__(
         self, config: TelegramChannelConfig, *, client: httpx.AsyncClient | None = None
     ) -> None:
-        self.config = config
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(follow_redirects=False)
-        self._timeout = httpx.Timeout(config.timeout.total_seconds())
+        super().__init__(config, client=client)
         self._secrets = [config.bot_token.get_secret_value()]
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
 
     async def send(self, delivery: OutgoingNotification) -> None:
         token = self.config.bot_token.get_secret_value()

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-import httpx
-
-from opsbook.notify.base import OutgoingNotification, Transport
+from opsbook.notify.base import OutgoingNotification
+from opsbook.notify.http import HttpTransport
 from opsbook.notify.message import Message
 from opsbook.notify.sms.gateway import check_phone_target, deliver, recipient
 from opsbook.notify.voice.config import VoiceChannelConfig
@@ -34,23 +33,13 @@ def twiml(message: Message) -> str:
     return document if len(document) <= TWIML_LIMIT else f"<Response>{say}</Response>"
 
 
-class VoiceTransport(Transport):
+class VoiceTransport(HttpTransport):
     """Creates a Twilio-style ``Calls`` resource: form fields ``To``, ``From``, ``Twiml``."""
 
     kind = "voice"
     config_model = VoiceChannelConfig
 
-    def __init__(
-        self, config: VoiceChannelConfig, *, client: httpx.AsyncClient | None = None
-    ) -> None:
-        self.config = config
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(follow_redirects=False)
-        self._timeout = httpx.Timeout(config.timeout.total_seconds())
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+    config: VoiceChannelConfig
 
     @classmethod
     def check_target(cls, target: str) -> None:

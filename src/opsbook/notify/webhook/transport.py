@@ -15,11 +15,12 @@ from typing import Any
 
 import httpx
 
-from opsbook.notify.base import DeliveryError, OutgoingNotification, Transport
+from opsbook.notify.base import DeliveryError, OutgoingNotification
 from opsbook.notify.http import (
     MAX_ERROR_BODY,
     RETRYABLE_STATUS,
     USER_AGENT,
+    HttpTransport,
     parse_retry_after,
     read_head,
 )
@@ -42,7 +43,7 @@ def payload(delivery: OutgoingNotification) -> dict[str, Any]:
     }
 
 
-class WebhookTransport(Transport):
+class WebhookTransport(HttpTransport):
     """POSTs ``payload(delivery)`` to the configured URL.
 
     Pass ``client`` to share one ``httpx.AsyncClient`` (the transport then leaves
@@ -53,20 +54,15 @@ class WebhookTransport(Transport):
     kind = "webhook"
     config_model = WebhookChannelConfig
 
+    config: WebhookChannelConfig
+
     def __init__(
         self, config: WebhookChannelConfig, *, client: httpx.AsyncClient | None = None
     ) -> None:
-        self.config = config
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(follow_redirects=False)
-        self._timeout = httpx.Timeout(config.timeout.total_seconds())
+        super().__init__(config, client=client)
         # Values a receiver might echo back in an error body; scrubbed from error text.
         secrets = [config.secret.get_secret_value()] if config.secret else []
         self._scrub = [s for s in [*secrets, *config.headers.values()] if len(s) >= 4]
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
 
     async def send(self, delivery: OutgoingNotification) -> None:
         body = json.dumps(payload(delivery), separators=(",", ":"), ensure_ascii=False).encode()
