@@ -15,31 +15,22 @@ from rich.table import Table
 from opsbook.checks import service
 from opsbook.checks.result import CheckResult
 from opsbook.checks.runner import compile_check, is_probe_check
-from opsbook.config import ConfigError, OpsbookConfig, format_duration, load_config
+from opsbook.config import format_duration
 from opsbook.core.clihelp import (
     ConfigOption,
     DatabaseOption,
     JsonOption,
     console,
     fail,
+    load_config_or_exit,
+    open_database,
     print_rows,
-    settings_from,
 )
-from opsbook.core.db import Database
-from opsbook.core.migrate import upgrade
 
 checks_app = typer.Typer(
     help="Checks: with no command, list them with status and uptime; `run NAME` runs one now.",
     invoke_without_command=True,
 )
-
-
-def _config(config: Path | None) -> OpsbookConfig:
-    settings = settings_from(config=config)
-    try:
-        return load_config(settings.config_file)
-    except ConfigError as exc:
-        fail(f"{settings.config_file} is not valid:\n{exc}", code=2)
 
 
 @checks_app.callback()
@@ -52,11 +43,8 @@ def checks_list(
     """List checks with their status, last result and 24 h / 30 d uptime."""
     if ctx.invoked_subcommand is not None:
         return
-    loaded = _config(config)
-    settings = settings_from(database=database, config=config)
-    db = Database.connect(settings.database_url)
-    try:
-        upgrade(db.engine)
+    loaded = load_config_or_exit(config)
+    with open_database(database) as db:
         now = datetime.now(UTC)
         with db.read_session() as session:
             states = {state.check: state for state in service.list_states(session)}
@@ -78,8 +66,6 @@ def checks_list(
                         "uptime_30d": _pct(session, check.name, now, timedelta(days=30)),
                     }
                 )
-    finally:
-        db.dispose()
     # The table keeps what fits a terminal; --json has every field.
     columns = ["name", "kind", "status", "since", "uptime_24h", "uptime_30d", "last_reason"]
     print_rows(rows, columns=columns, as_json=as_json, title="checks")
@@ -100,7 +86,7 @@ def checks_run(
 
     Exits 0 when the check passes and 1 when it fails. Nothing is stored.
     """
-    loaded = _config(config)
+    loaded = load_config_or_exit(config)
     check = loaded.find_check(name)
     if check is None:
         known = ", ".join(c.name for c in loaded.checks) or "none"

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from opsbook.core import auth, jobs, outbox
 from opsbook.core.clihelp import (
@@ -18,11 +15,11 @@ from opsbook.core.clihelp import (
     JsonOption,
     console,
     fail,
+    load_config_or_exit,
+    open_database,
     print_rows,
-    settings_from,
 )
 from opsbook.core.clock import SystemClock
-from opsbook.core.db import Database
 from opsbook.core.migrate import current_revision, head_revision, upgrade
 
 db_app = typer.Typer(help="Database schema: migrate and inspect.", no_args_is_help=True)
@@ -32,26 +29,10 @@ jobs_app = typer.Typer(help="Durable jobs: inspect, retry dead ones.", no_args_i
 outbox_app = typer.Typer(help="Outgoing notifications: inspect, retry.", no_args_is_help=True)
 
 
-@contextmanager
-def _database(database: str | None, *, migrate: bool = True) -> Iterator[Database]:
-    """The database for one command, closed afterwards; a connection error exits cleanly."""
-    settings = settings_from(database=database)
-    db = Database.connect(settings.database_url)
-    try:
-        if migrate:
-            upgrade(db.engine)
-        yield db
-    except SQLAlchemyError as exc:
-        reason = f"{exc.__class__.__name__}: {exc.args[0]}"
-        fail(f"cannot use database {settings.database_url}: {reason}")
-    finally:
-        db.dispose()
-
-
 @db_app.command("upgrade")
 def db_upgrade(database: str | None = DatabaseOption) -> None:
     """Apply all migrations (serve and worker also do this on start)."""
-    with _database(database, migrate=False) as db:
+    with open_database(database, migrate=False) as db:
         before = current_revision(db.engine)
         upgrade(db.engine)
         after = current_revision(db.engine)
@@ -61,7 +42,7 @@ def db_upgrade(database: str | None = DatabaseOption) -> None:
 @db_app.command("current")
 def db_current(database: str | None = DatabaseOption, as_json: bool = JsonOption) -> None:
     """Show the schema revision of the database and of this Opsbook."""
-    with _database(database, migrate=False) as db:
+    with open_database(database, migrate=False) as db:
         row = {"database": current_revision(db.engine), "code": head_revision()}
         print_rows([row], columns=["database", "code"], as_json=as_json)
 
@@ -75,7 +56,7 @@ def token_create(
     """Create a token and print it once (only its hash is kept)."""
     if role not in auth.ROLES:
         fail(f"--role must be one of {', '.join(auth.ROLES)}, got {role!r}", code=2)
-    with _database(database) as db:
+    with open_database(database) as db:
         try:
             with db.session() as session, session.begin():
                 _token, raw = auth.create_token(
@@ -95,7 +76,7 @@ def token_create(
 @token_app.command("list")
 def token_list(database: str | None = DatabaseOption, as_json: bool = JsonOption) -> None:
     """List tokens (never their secrets)."""
-    with _database(database) as db:
+    with open_database(database) as db:
         with db.read_session() as session:
             rows = [
                 _row(t, "name", "role", "prefix", "created_at", "last_used_at", "revoked_at")
@@ -113,7 +94,7 @@ def token_revoke(
     name: str = typer.Argument(..., help="The token's name."), database: str | None = DatabaseOption
 ) -> None:
     """Revoke a token at once."""
-    with _database(database) as db:
+    with open_database(database) as db:
         with db.session() as session, session.begin():
             if not auth.revoke_token(session, name=name, now=SystemClock().now()):
                 fail(f"no active token named {name!r}")
@@ -130,13 +111,7 @@ def user_set_password(
     database: str | None = DatabaseOption,
 ) -> None:
     """Set (or reset) a person's web password; ends their open sessions."""
-    from opsbook.config import ConfigError, load_config
-
-    settings = settings_from(database=database, config=config)
-    try:
-        loaded = load_config(settings.config_file)
-    except ConfigError as exc:
-        fail(f"cannot load {settings.config_file}:\n{exc}", code=2)
+    loaded = load_config_or_exit(config)
     if not any(p.id == person_id for p in loaded.people):
         known = ", ".join(p.id for p in loaded.people) or "none"
         fail(f"no person {person_id!r} in people: (known: {known})", code=2)
@@ -144,7 +119,7 @@ def user_set_password(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with _database(database) as db:
+    with open_database(database) as db:
         try:
             with db.session() as session, session.begin():
                 auth.set_password(
@@ -166,7 +141,7 @@ def jobs_list(
     """List jobs, newest first; dead ones show their last error."""
     if status is not None and status not in jobs.JOB_STATUSES:
         fail(f"--status must be one of {', '.join(jobs.JOB_STATUSES)}", code=2)
-    with _database(database) as db:
+    with open_database(database) as db:
         columns = ["id", "kind", "key", "status", "run_at", "attempts", "last_error"]
         with db.read_session() as session:
             rows = [
@@ -182,7 +157,7 @@ def jobs_retry(
     database: str | None = DatabaseOption,
 ) -> None:
     """Give a dead job a fresh set of attempts."""
-    with _database(database) as db:
+    with open_database(database) as db:
         with db.session() as session, session.begin():
             if not jobs.retry_dead(session, job_id=job_id, now=SystemClock().now()):
                 fail(f"no dead job with id {job_id}")
@@ -199,7 +174,7 @@ def outbox_list(
     """List notifications, newest first."""
     if status is not None and status not in outbox.NOTIFICATION_STATUSES:
         fail(f"--status must be one of {', '.join(outbox.NOTIFICATION_STATUSES)}", code=2)
-    with _database(database) as db:
+    with open_database(database) as db:
         columns = [
             "id",
             "channel",
@@ -224,7 +199,7 @@ def outbox_retry(
     database: str | None = DatabaseOption,
 ) -> None:
     """Send a dead notification again."""
-    with _database(database) as db:
+    with open_database(database) as db:
         with db.session() as session, session.begin():
             if not outbox.retry_dead(
                 session, notification_id=notification_id, now=SystemClock().now()

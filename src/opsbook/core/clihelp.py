@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -12,7 +13,11 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
+from opsbook.config import ConfigError, OpsbookConfig, load_config
+from opsbook.core.db import Database
+from opsbook.core.migrate import upgrade
 from opsbook.settings import Settings
 
 console = Console()
@@ -49,6 +54,34 @@ def settings_from(
         return Settings(**values)
     except ValueError as exc:
         fail(f"invalid setting: {exc}", code=2)
+
+
+@contextmanager
+def open_database(database: str | None, *, migrate: bool = True) -> Iterator[Database]:
+    """The database for one command, migrated and closed afterwards.
+
+    A database that cannot be used exits 1 with a message, never a traceback.
+    """
+    settings = settings_from(database=database)
+    db = Database.connect(settings.database_url)
+    try:
+        if migrate:
+            upgrade(db.engine)
+        yield db
+    except SQLAlchemyError as exc:
+        reason = f"{exc.__class__.__name__}: {exc.args[0]}"
+        fail(f"cannot use database {settings.database_url}: {reason}")
+    finally:
+        db.dispose()
+
+
+def load_config_or_exit(config: Path | None) -> OpsbookConfig:
+    """opsbook.yaml for a command that needs it; an invalid file exits 2 with its errors."""
+    settings = settings_from(config=config)
+    try:
+        return load_config(settings.config_file)
+    except ConfigError as exc:
+        fail(f"{settings.config_file} is not valid:\n{exc}", code=2)
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:

@@ -18,23 +18,22 @@ from typing import Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from opsbook import incidents
-from opsbook.config import ConfigError, OpsbookConfig, load_config
+from opsbook.config import OpsbookConfig
 from opsbook.core.clihelp import (
     ConfigOption,
     DatabaseOption,
     JsonOption,
     console,
     fail,
+    load_config_or_exit,
+    open_database,
     print_rows,
-    settings_from,
 )
 from opsbook.core.clock import SystemClock
-from opsbook.core.db import Database, transaction
-from opsbook.core.migrate import upgrade
+from opsbook.core.db import transaction
 from opsbook.incidents.errors import IncidentError, IncidentNotFound, TransitionNotAllowed
 from opsbook.incidents.models import Incident
 from opsbook.incidents.schemas import EventOut, incident_detail, incident_out
@@ -52,29 +51,6 @@ AsOption = typer.Option(
     show_default=False,
 )
 ReasonOption = typer.Option("", "--reason", "-r", help="Why; kept in the timeline.")
-
-
-@contextmanager
-def _database(database: str | None, config: Path | None) -> Iterator[Database]:
-    """The migrated database for one command; connection errors exit cleanly (1)."""
-    settings = settings_from(database=database, config=config)
-    db = Database.connect(settings.database_url)
-    try:
-        upgrade(db.engine)
-        yield db
-    except SQLAlchemyError as exc:
-        reason = f"{exc.__class__.__name__}: {exc.args[0]}"
-        fail(f"cannot use database {settings.database_url}: {reason}")
-    finally:
-        db.dispose()
-
-
-def _config(config: Path | None) -> OpsbookConfig:
-    settings = settings_from(config=config)
-    try:
-        return load_config(settings.config_file)
-    except ConfigError as exc:
-        fail(f"{settings.config_file} is not valid:\n{exc}", code=2)
 
 
 def _actor(loaded: OpsbookConfig, as_person: str | None) -> str:
@@ -106,9 +82,9 @@ def _act(
     action: Callable[[Session, OpsbookConfig, int, str, datetime], Any],
 ) -> Incident:
     """Run one change on incident ``number`` in one transaction; return the incident."""
-    loaded = _config(config)
+    loaded = load_config_or_exit(config)
     by = _actor(loaded, as_person)
-    with _database(database, config) as db, _refusals(), transaction(db.session) as session:
+    with open_database(database) as db, _refusals(), transaction(db.session) as session:
         incident = incidents.get_incident(session, number=number)
         action(session, loaded, incident.id, by, SystemClock().now())
         session.refresh(incident)
@@ -129,9 +105,9 @@ def incident_open(
     as_json: bool = JsonOption,
 ) -> None:
     """Open an incident: its checklist, response targets and notifications come with it."""
-    loaded = _config(config)
+    loaded = load_config_or_exit(config)
     by = _actor(loaded, as_person)
-    with _database(database, config) as db, _refusals(), transaction(db.session) as session:
+    with open_database(database) as db, _refusals(), transaction(db.session) as session:
         incident = incidents.open_incident(
             session,
             config=loaded,
@@ -170,7 +146,7 @@ def incident_list(
     """List incidents, newest first."""
     if status is not None and status not in incidents.STATUSES:
         fail(f"--status must be one of {', '.join(incidents.STATUSES)}", code=2)
-    with _database(database, config) as db, db.read_session() as session:
+    with open_database(database) as db, db.read_session() as session:
         rows = [
             incident_out(session, incident).model_dump(mode="json")
             for incident in incidents.list_incidents(
@@ -196,7 +172,7 @@ def incident_show(
     as_json: bool = JsonOption,
 ) -> None:
     """The incident: header, roles, checklist with ticks, and the timeline with times."""
-    with _database(database, config) as db, _refusals(), db.read_session() as session:
+    with open_database(database) as db, _refusals(), db.read_session() as session:
         incident = incidents.get_incident(session, number=number)
         detail = incident_detail(session, incident)
         entries = [
