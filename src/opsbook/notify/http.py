@@ -94,6 +94,7 @@ async def send_json(
     *,
     extra_headers: dict[str, str] | None = None,
     secrets: list[str] | None = None,
+    content_type: str = "application/json; charset=utf-8",
 ) -> None:
     """POST a JSON ``body``; classify a failure the way the webhook channel does.
 
@@ -104,7 +105,7 @@ async def send_json(
     secrets = secrets or []
     headers = {
         **(extra_headers or {}),
-        "Content-Type": "application/json; charset=utf-8",
+        "Content-Type": content_type,
         "User-Agent": USER_AGENT,
         "Idempotency-Key": delivery.idempotency_key,
     }
