@@ -77,15 +77,25 @@ def create_token(session: Session, *, name: str, role: Role, now: datetime) -> t
     return token, raw
 
 
-def authenticate_token(session: Session, raw: str, *, now: datetime) -> Principal | None:
+def authenticate_token(
+    session: Session, raw: str, *, now: datetime
+) -> tuple[Principal, bool] | None:
+    """The caller behind ``raw``, and whether its last-used stamp is due a :func:`touch_token`.
+
+    A pure read, so every authenticated request need not take the write lock: the stamp
+    is only written once a minute per token.
+    """
     token = session.scalar(
         select(ApiToken).where(ApiToken.token_hash == _digest(raw), ApiToken.revoked_at.is_(None))
     )
     if token is None:
         return None
-    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
-        token.last_used_at = now
-    return Principal(kind="token", name=token.name, role=_as_role(token.role))
+    stale = token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY
+    return Principal(kind="token", name=token.name, role=_as_role(token.role)), stale
+
+
+def touch_token(session: Session, *, name: str, now: datetime) -> None:
+    session.execute(update(ApiToken).where(ApiToken.name == name).values(last_used_at=now))
 
 
 def revoke_token(session: Session, *, name: str, now: datetime) -> bool:

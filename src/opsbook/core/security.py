@@ -58,12 +58,15 @@ def current_principal(request: Request) -> Principal | None:
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials:
-        with runtime.db.session() as session, session.begin():
-            principal = auth.authenticate_token(
-                session, credentials.strip(), now=runtime.clock.now()
-            )
-        if principal is None:
+        now = runtime.clock.now()
+        with runtime.db.read_session() as session:
+            found_token = auth.authenticate_token(session, credentials.strip(), now=now)
+        if found_token is None:
             raise NotAuthenticated("invalid or revoked token")
+        principal, stale = found_token
+        if stale:
+            with runtime.db.session() as session, session.begin():
+                auth.touch_token(session, name=principal.name, now=now)
     elif cookie := request.cookies.get(SESSION_COOKIE):
         with runtime.db.read_session() as session:
             found = auth.session_person(session, cookie, now=runtime.clock.now())
