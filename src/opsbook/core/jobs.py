@@ -97,11 +97,21 @@ class JobRegistry:
     """Maps a job kind to its handler; each domain registers its kinds at start-up."""
 
     _handlers: dict[str, JobHandler] = field(default_factory=dict)
+    _fallbacks: dict[str, JobHandler] = field(default_factory=dict)
 
     def register(self, kind: str, handler: JobHandler) -> None:
         if kind in self._handlers and self._handlers[kind] is not handler:
             raise ValueError(f"job kind {kind!r} is already registered")
         self._handlers[kind] = handler
+
+    def register_fallback(self, kind: str, handler: JobHandler) -> None:
+        """Handle ``kind`` with ``handler`` unless a domain registers a real handler for it.
+
+        A domain that emits work for another domain to do (incidents hand ``oncall:``
+        targets to on-call) registers a fallback, so the work is recorded rather than
+        parked as an unknown kind when the other domain is absent.
+        """
+        self._fallbacks.setdefault(kind, handler)
 
     def handler(self, kind: str) -> Callable[[JobHandler], JobHandler]:
         def decorate(func: JobHandler) -> JobHandler:
@@ -111,13 +121,13 @@ class JobRegistry:
         return decorate
 
     def get(self, kind: str) -> JobHandler:
-        try:
-            return self._handlers[kind]
-        except KeyError:
-            raise UnknownJobKind(f"no handler registered for job kind {kind!r}") from None
+        handler = self._handlers.get(kind) or self._fallbacks.get(kind)
+        if handler is None:
+            raise UnknownJobKind(f"no handler registered for job kind {kind!r}")
+        return handler
 
     def kinds(self) -> list[str]:
-        return sorted(self._handlers)
+        return sorted(self._handlers.keys() | self._fallbacks.keys())
 
 
 def _insert(session: Session) -> Any:

@@ -118,7 +118,31 @@ def make_escalate_after_job(config: ConfigSource) -> JobHandler:
     return escalate_after
 
 
+def unreachable_target(ctx: JobContext) -> None:
+    """Fallback for a target kind no domain handles: say so on the incident's timeline."""
+    delivery = targets.TargetDelivery.from_payload(ctx.job.payload)
+    incident = ctx.session.get(Incident, delivery.incident_id)
+    if incident is None:
+        return
+    reason = targets.UNREACHABLE_REASON[delivery.target.kind]
+    append_event(
+        ctx.session,
+        incident=incident,
+        kind="notification_unreachable",
+        actor=SYSTEM_ACTOR,
+        at=ctx.now,
+        body=f"{delivery.target}: {reason}",
+        data={"target": str(delivery.target), "purpose": delivery.purpose},
+    )
+
+
 def register_incident_jobs(registry: JobRegistry, *, config: ConfigSource) -> None:
-    """Register the response-target kinds; ``config`` reads the live configuration."""
+    """Register the response-target kinds; ``config`` reads the live configuration.
+
+    Also registers fallbacks for the target-delivery kinds, which on-call and the status
+    page replace with real handlers (:func:`opsbook.incidents.targets.target_job_kind`).
+    """
     registry.register(targets.RESPOND_KIND, make_respond_within_job(config))
     registry.register(targets.ESCALATE_KIND, make_escalate_after_job(config))
+    for kind in targets.TARGET_KINDS:
+        registry.register_fallback(targets.target_job_kind(kind), unreachable_target)

@@ -6,12 +6,24 @@ Job keys (unique, so scheduling twice is harmless):
 - ``incident:{id}:escalate_after:{cycle}:{level}`` — one per escalation level.  Only the
   next level is ever pending; its handler schedules the one after.  ``cycle`` grows when
   a resolved incident is reopened, because a cancelled job's key cannot be used again.
+- ``incident:{id}:{purpose}:{target}`` — a target that is not a channel (``oncall:``,
+  ``person:``, ``team:``, ``status_page``, ``stakeholders``), handed to the domain that
+  can reach it as a job of kind ``incidents.target.<kind>`` (see :func:`target_job_kind`).
+
+Target delivery jobs are the seam between incidents and the domains to their right
+(DESIGN.md, "The flow"): incidents never import on-call or the status page.  A domain
+registers a handler for ``target_job_kind("oncall")`` and friends; its payload is
+:class:`TargetDelivery`.  Until one does, the fallback registered by
+:func:`opsbook.incidents.jobs.register_incident_jobs` records the target as not yet
+reachable, so nothing is silently dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
@@ -27,15 +39,60 @@ from opsbook.notify.service import UnknownChannel, notify
 RESPOND_KIND = "incidents.respond_within"
 ESCALATE_KIND = "incidents.escalate_after"
 
-# Until on-call (people, schedules) and the status page exist, these targets are recorded
-# on the timeline so nothing is silently dropped, and those domains can pick them up.
-_PENDING_REASON: Mapping[str, str] = {
-    "oncall": "pending on-call support",
-    "person": "pending on-call support",
-    "team": "pending on-call support",
-    "status_page": "pending status page support",
-    "stakeholders": "pending stakeholder support",
+# What the fallback handler records for a target kind no domain has taken on yet.
+UNREACHABLE_REASON: Final[Mapping[str, str]] = {
+    "oncall": "no on-call schedules can take it",
+    "person": "no on-call support can reach people",
+    "team": "no on-call support can reach teams",
+    "status_page": "no status page can take it",
+    "stakeholders": "no stakeholder list can take it",
 }
+TARGET_KINDS: Final[tuple[str, ...]] = tuple(UNREACHABLE_REASON)
+
+
+def target_job_kind(target_kind: str) -> str:
+    """The job kind that delivers a non-channel target: ``incidents.target.oncall``."""
+    return f"incidents.target.{target_kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetDelivery:
+    """A target-delivery job's payload, read back by whichever domain handles it.
+
+    ``message`` is what the incident wants said (a :class:`Message`); ``purpose`` is the
+    reason (``opened``, ``breached``, ``escalated-{cycle}-{level}``, ``severity-{P}``),
+    unique per incident, so ``(incident_id, purpose, target)`` names one delivery and
+    makes a good idempotency key for whatever the handler sends.
+    """
+
+    incident_id: int
+    target: Target
+    purpose: str
+    message: Message
+    actor: str
+
+    @property
+    def key(self) -> str:
+        return f"incident:{self.incident_id}:{self.purpose}:{self.target}"
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "incident_id": self.incident_id,
+            "target": str(self.target),
+            "purpose": self.purpose,
+            "message": self.message.to_dict(),
+            "actor": self.actor,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> TargetDelivery:
+        return cls(
+            incident_id=int(payload["incident_id"]),
+            target=Target.parse(str(payload["target"])),
+            purpose=str(payload["purpose"]),
+            message=Message.from_dict(payload["message"]),
+            actor=str(payload.get("actor") or "opsbook"),
+        )
 
 
 def respond_key(incident_id: int) -> str:
@@ -143,24 +200,35 @@ def fan_out(
     actor: str,
     now: datetime,
 ) -> None:
-    """Queue ``message`` for each ``channel:`` target; record every other target as pending.
+    """Queue ``message`` for each ``channel:`` target; hand every other target to its job.
 
     The idempotency key ``incident:{id}:{purpose}:{channel}`` makes a retried job or a
     repeated call harmless.  An unknown channel (a config reload removed it) is recorded,
     not raised: failing to open an incident over a notification setting would be worse.
+    Other targets become ``incidents.target.<kind>`` jobs, due at once, in this
+    transaction, with a ``notification_pending`` entry naming the job.
     """
     channels = channels_of(config)
     for target in targets:
         if target.kind != "channel":
-            append_event(
+            delivery = TargetDelivery(incident.id, target, purpose, message, actor)
+            if jobs.schedule(
                 session,
-                incident=incident,
-                kind="notification_pending",
-                actor=actor,
-                at=now,
-                body=f"{target}: {_PENDING_REASON[target.kind]}",
-                data={"target": str(target), "purpose": purpose},
-            )
+                kind=target_job_kind(target.kind),
+                key=delivery.key,
+                run_at=now,
+                now=now,
+                payload=delivery.to_payload(),
+            ):
+                append_event(
+                    session,
+                    incident=incident,
+                    kind="notification_pending",
+                    actor=actor,
+                    at=now,
+                    body=f"{message.title} → {target}",
+                    data={"target": str(target), "purpose": purpose, "job_key": delivery.key},
+                )
             continue
         key = f"incident:{incident.id}:{purpose}:{target.name}"
         try:

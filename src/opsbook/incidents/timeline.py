@@ -23,7 +23,8 @@ EVENT_KINDS: Final[tuple[str, ...]] = (
     "created",
     "alert_attached",
     "notification_queued",
-    "notification_pending",  # a target kind Opsbook cannot reach yet (on-call, status page)
+    "notification_pending",  # a non-channel target handed to its delivery job
+    "notification_unreachable",  # no domain could take that target (fallback handler)
     "notification_delivered",  # written by the delivery side once it reports back (later)
     "acknowledged",
     "status_changed",
