@@ -94,11 +94,11 @@ def render_page(state: PageState) -> str:
         c = item.component
         group = by_name.get(c.group)
         if group is None:
-            group = {"name": c.group, "id": c.group_id or "ungrouped", "items": []}
+            group = {"name": c.group, "id": c.group_id or "ungrouped", "members": []}
             by_name[c.group] = group
             groups.append(group)
         uptime = state.uptime[c.id]
-        group["items"].append(
+        group["members"].append(
             {
                 "id": c.id,
                 "name": c.name,

@@ -246,13 +246,14 @@ def _decide(
         c for m in maintenances if m.status == "in_progress" for c in m.components
     }
     check_names = [name for c in components for name in c.checks]
-    check_status = dict(
-        session.execute(
+    check_status: dict[str, str] = {}
+    if check_names:
+        rows = session.execute(
             select(CheckStateRecord.check_name, CheckStateRecord.status).where(
                 CheckStateRecord.check_name.in_(check_names)
             )
-        ).tuples()
-    ) if check_names else {}
+        )
+        check_status = {name: status for name, status in rows.tuples()}
     internal: defaultdict[str, list[str]] = defaultdict(list)
     impact = config.status_page.incident_impact
     for severity, names in session.execute(

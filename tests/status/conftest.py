@@ -1,0 +1,54 @@
+"""Status-page fixtures: a config with components, checks and an email channel for mail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opsbook.runtime import Runtime
+from opsbook.status.snapshot import SnapshotKeeper
+
+STATUS_CONFIG = """\
+service:
+  name: PawfectMatch
+people:
+  - {id: alice, name: Alice Admin, email: alice@example.com, role: admin}
+  - {id: rita, name: Rita Responder, email: rita@example.com, role: responder}
+  - {id: vic, name: Vic Viewer, email: vic@example.com, role: viewer}
+channels:
+  - {name: console, kind: console}
+  - name: subscribers-mail
+    kind: email
+    to: [ops@pawfectmatch.com]
+    from: PawfectMatch Status <status@pawfectmatch.com>
+    smtp: {host: 127.0.0.1, port: 2525, security: none}
+components:
+  - {name: Website, group: Customer facing}
+  - {name: Payments, description: Adoption fees, group: Customer facing}
+  - {name: API}
+checks:
+  - {name: web-home, http: {url: "http://127.0.0.1:9/"}, component: Website}
+  - {name: web-login, http: {url: "http://127.0.0.1:9/login"}, component: Website}
+  - {name: api-health, http: {url: "http://127.0.0.1:9/healthz"}, component: API}
+status_page:
+  name: PawfectMatch
+  subscribers: {email_channel: subscribers-mail}
+  rebuild_debounce: 0s
+settings:
+  public_url: https://ops.pawfectmatch.test
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "opsbook.yaml"
+    path.write_text(STATUS_CONFIG)
+    return path
+
+
+@pytest.fixture
+def keeper(runtime: Runtime) -> SnapshotKeeper:
+    return SnapshotKeeper(
+        db=runtime.db, clock=runtime.clock, config=lambda: runtime.config, owner="test"
+    )
