@@ -94,7 +94,7 @@ def uptime_bar(name: str, days: Sequence[Day], uptime: float | None, colours: Co
             while end + 1 < len(days) and level(days[end + 1]) == current:
                 end += 1
             first, last = days[index].day, days[end].day
-            span = _day(first) if first == last else f"{_day(first)} – {_day(last)}"
+            span = _day(first) if first == last else f"{_day(first)} to {_day(last)}"
             text = "no data" if current < 0 else "100% uptime, no incidents"
             pattern = "nd" if current < 0 else "ok"
             parts.append(

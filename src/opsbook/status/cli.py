@@ -33,6 +33,7 @@ from opsbook.core.clock import SystemClock
 from opsbook.core.db import Database, transaction
 from opsbook.status import service
 from opsbook.status.config import PUBLIC_STATUSES
+from opsbook.status.models import StatusIncident
 from opsbook.status.snapshot import SnapshotKeeper
 from opsbook.status.state import read_state
 
@@ -40,8 +41,9 @@ status_app = typer.Typer(
     help="The public status page: public updates, components, maintenance, the page server.",
     no_args_is_help=True,
 )
-maintenance_app = typer.Typer(help="Scheduled maintenance shown on the status page.",
-                              no_args_is_help=True)
+maintenance_app = typer.Typer(
+    help="Scheduled maintenance shown on the status page.", no_args_is_help=True
+)
 status_app.add_typer(maintenance_app, name="maintenance")
 AsOption = typer.Option(None, "--as", help="Act as this person from people: (default cli:$USER).")
 
@@ -75,16 +77,25 @@ def _when(text: str, option: str) -> datetime:
 @status_app.command("update")
 def update(
     incident: int = typer.Argument(..., help="The internal incident's number (#42 is 42)."),
-    state: str = typer.Option(..., "--state", "-s", help="investigating, identified, "
-                              "monitoring, resolved or postmortem."),
-    message: str | None = typer.Option(None, "--message", "-m",
-                                       help="What customers read; default: the configured "
-                                       "wording for --state."),
-    component: list[str] = typer.Option([], "--component", help="COMPONENT=STATUS, e.g. "
-                                        "api=partial_outage; repeat. Default: the incident's "
-                                        "affected components."),
-    name: str | None = typer.Option(None, "--name", help="The public title (default from "
-                                    "status_page.wording.title)."),
+    state: str = typer.Option(
+        ..., "--state", "-s", help="investigating, identified, monitoring, resolved or postmortem."
+    ),
+    message: str | None = typer.Option(
+        None,
+        "--message",
+        "-m",
+        help="What customers read; default: the configured wording for --state.",
+    ),
+    component: list[str] = typer.Option(
+        [],
+        "--component",
+        help="COMPONENT=STATUS, e.g. "
+        "api=partial_outage; repeat. Default: the incident's "
+        "affected components.",
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="The public title (default from status_page.wording.title)."
+    ),
     no_notify: bool = typer.Option(False, "--no-notify", help="Do not tell subscribers."),
     as_person: str | None = AsOption,
     config: Path | None = ConfigOption,
@@ -99,19 +110,33 @@ def update(
     with open_database(database) as db, _refusals(), transaction(db.session) as session:
         statuses = service.parse_component_statuses(loaded, component) if component else None
         entry = service.post_for_incident(
-            session, config=loaded, number=incident, status=state, body=message,
-            component_statuses=statuses, name=name, notify=not no_notify, by=by,
+            session,
+            config=loaded,
+            number=incident,
+            status=state,
+            body=message,
+            component_statuses=statuses,
+            name=name,
+            notify=not no_notify,
+            by=by,
             now=SystemClock().now(),
         )
-        public = session.get(service.StatusIncident, entry.status_incident_id)
+        public = session.get(StatusIncident, entry.status_incident_id)
         assert public is not None
-        out = {"incident": public.code, "update": entry.code, "status": entry.status,
-               "body": entry.body, "components": entry.component_statuses}
+        out = {
+            "incident": public.code,
+            "update": entry.code,
+            "status": entry.status,
+            "body": entry.body,
+            "components": entry.component_statuses,
+        }
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
-    console.print(f"posted [bold]{out['status']}[/] to public incident {out['incident']}: "
-                  f"{out['body']}", highlight=False)
+    console.print(
+        f"posted [bold]{out['status']}[/] to public incident {out['incident']}: {out['body']}",
+        highlight=False,
+    )
 
 
 @status_app.command("publish")
@@ -138,8 +163,17 @@ def list_public(
     """Public incidents, newest first."""
     with open_database(database) as db, db.read_session() as session:
         rows = service.public_incidents(session, published=False if drafts else None, limit=50)
-        out = [{"id": r.code, "name": r.name, "status": r.status, "impact": r.impact,
-                "published_at": r.published_at, "incident_id": r.incident_id} for r in rows]
+        out = [
+            {
+                "id": r.code,
+                "name": r.name,
+                "status": r.status,
+                "impact": r.impact,
+                "published_at": r.published_at,
+                "incident_id": r.incident_id,
+            }
+            for r in rows
+        ]
     print_rows(out, columns=["id", "name", "status", "impact", "published_at"], as_json=as_json)
 
 
@@ -154,20 +188,29 @@ def components(
     with open_database(database) as db, db.read_session() as session:
         state = read_state(session, config=loaded, now=SystemClock().now())
     rows: list[dict[str, Any]] = [
-        {"id": c.component.id, "name": c.component.name, "group": c.component.group,
-         "status": c.status, "source": c.source,
-         "uptime_90d": state.uptime[c.component.id]}
+        {
+            "id": c.component.id,
+            "name": c.component.name,
+            "group": c.component.group,
+            "status": c.status,
+            "source": c.source,
+            "uptime_90d": state.uptime[c.component.id],
+        }
         for c in state.components
     ]
-    print_rows(rows, columns=["id", "name", "group", "status", "source", "uptime_90d"],
-               as_json=as_json)
+    print_rows(
+        rows, columns=["id", "name", "group", "status", "source", "uptime_90d"], as_json=as_json
+    )
 
 
 @status_app.command("override")
 def override(
     component: str = typer.Argument(..., help="A component's id or name."),
-    status: str = typer.Argument(..., help="operational, degraded_performance, partial_outage, "
-                                 "major_outage or under_maintenance; `clear` removes it."),
+    status: str = typer.Argument(
+        ...,
+        help="operational, degraded_performance, partial_outage, "
+        "major_outage or under_maintenance; `clear` removes it.",
+    ),
     reason: str = typer.Option("", "--reason", "-r"),
     until: str | None = typer.Option(None, "--until", help="ISO 8601 time it expires."),
     as_person: str | None = AsOption,
@@ -182,9 +225,14 @@ def override(
             console.print("override cleared" if found else "no override was set")
             return
         service.set_override(
-            session, config=loaded, component=component, status=status, reason=reason,
+            session,
+            config=loaded,
+            component=component,
+            status=status,
+            reason=reason,
             expires_at=_when(until, "--until") if until else None,
-            by=_actor(loaded, as_person), now=SystemClock().now(),
+            by=_actor(loaded, as_person),
+            now=SystemClock().now(),
         )
     console.print(f"{component} is {status} until cleared" + (f" or {until}" if until else ""))
 
@@ -204,9 +252,15 @@ def maintenance_schedule(
     loaded = load_config_or_exit(config)
     with open_database(database) as db, _refusals(), transaction(db.session) as session:
         row = service.schedule_maintenance(
-            session, config=loaded, name=name, starts=_when(starts, "--starts"),
-            ends=_when(ends, "--ends"), components=component, body=message,
-            by=_actor(loaded, as_person), now=SystemClock().now(),
+            session,
+            config=loaded,
+            name=name,
+            starts=_when(starts, "--starts"),
+            ends=_when(ends, "--ends"),
+            components=component,
+            body=message,
+            by=_actor(loaded, as_person),
+            now=SystemClock().now(),
         )
         code = row.code
     console.print(f"scheduled maintenance {code}")
@@ -224,8 +278,14 @@ def maintenance_complete(
     """End a maintenance now (or cancel it)."""
     loaded = load_config_or_exit(config)
     with open_database(database) as db, _refusals(), transaction(db.session) as session:
-        service.complete_maintenance(session, code=code, body=message, cancel=cancel,
-                                     by=_actor(loaded, as_person), now=SystemClock().now())
+        service.complete_maintenance(
+            session,
+            code=code,
+            body=message,
+            cancel=cancel,
+            by=_actor(loaded, as_person),
+            now=SystemClock().now(),
+        )
     console.print(f"maintenance {code} {'cancelled' if cancel else 'completed'}")
 
 
@@ -237,17 +297,25 @@ def maintenance_list(
     """Scheduled maintenances, newest start first."""
     now = SystemClock().now()
     with open_database(database) as db, db.read_session() as session:
-        rows = [{"id": m.code, "name": m.name, "status": service.maintenance_status(m, now=now),
-                 "starts": m.scheduled_for, "ends": m.scheduled_until}
-                for m in service.maintenances(session)]
+        rows = [
+            {
+                "id": m.code,
+                "name": m.name,
+                "status": service.maintenance_status(m, now=now),
+                "starts": m.scheduled_for,
+                "ends": m.scheduled_until,
+            }
+            for m in service.maintenances(session)
+        ]
     print_rows(rows, columns=["id", "name", "status", "starts", "ends"], as_json=as_json)
 
 
 @status_app.command("serve")
 def serve(
     listen: str = typer.Option("127.0.0.1:8081", "--listen", "-l", help="HOST:PORT."),
-    processes: int = typer.Option(1, "--processes", "-p", min=1, max=64,
-                                  help="Processes sharing the port (SO_REUSEPORT)."),
+    processes: int = typer.Option(
+        1, "--processes", "-p", min=1, max=64, help="Processes sharing the port (SO_REUSEPORT)."
+    ),
     config: Path | None = ConfigOption,
     database: str | None = DatabaseOption,
 ) -> None:
@@ -273,9 +341,16 @@ def serve(
 
     def make_keeper() -> SnapshotKeeper:
         return SnapshotKeeper(
-            db=Database.connect(settings.database_url), clock=SystemClock(),
-            config=lambda: loaded, owner=f"status-serve-{os.getpid()}",
+            db=Database.connect(settings.database_url),
+            clock=SystemClock(),
+            config=lambda: loaded,
+            owner=f"status-serve-{os.getpid()}",
         )
 
-    run_processes(make_keeper, host=host or "127.0.0.1", port=int(port_text),
-                  processes=processes, redirect_base=loaded.settings.public_url)
+    run_processes(
+        make_keeper,
+        host=host or "127.0.0.1",
+        port=int(port_text),
+        processes=processes,
+        redirect_base=loaded.settings.public_url,
+    )

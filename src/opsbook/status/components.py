@@ -144,7 +144,7 @@ def resolve_component(components: Sequence[Component], ref: str) -> Component:
 def worst(statuses: Iterable[str]) -> ComponentStatus:
     found = max(statuses, key=lambda s: SEVERITY_RANK[s], default="operational")
     assert found in COMPONENT_STATUSES
-    return found  # type: ignore[return-value]
+    return found
 
 
 def from_checks(check_statuses: Sequence[str]) -> ComponentStatus | None:
@@ -181,7 +181,7 @@ def decide(inputs: Inputs) -> Decision:
         return Decision(worst(inputs.public_incident), "public_incident")
     if inputs.maintenance:
         return Decision("under_maintenance", "maintenance")
-    derived = [s for s in (from_checks(inputs.checks),) if s is not None]
+    derived: list[str] = [s for s in (from_checks(inputs.checks),) if s is not None]
     derived += list(inputs.internal_incidents)
     if derived:
         return Decision(worst(derived), "derived")

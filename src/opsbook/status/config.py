@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Final, Literal
 
 from pydantic import Field, PlainValidator, model_validator
+from pydantic_core import PydanticCustomError
 
 from opsbook.config.values import (
     ConfigModel,
@@ -17,7 +18,6 @@ from opsbook.config.values import (
     located_error,
     parse_duration,
 )
-from pydantic_core import PydanticCustomError
 
 ComponentStatus = Literal[
     "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"

@@ -35,12 +35,19 @@ MAX_HEAD: Final = 16 * 1024
 DYNAMIC_PREFIXES: Final = ("/status/subscribe", "/status/subscriptions/", "/status/unsubscribe")
 _SECURITY = (
     b"X-Content-Type-Options: nosniff\r\n"
-    b"Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
-    b"form-action 'self' https:; frame-ancestors 'none'\r\n"
+    b"Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "
+    b"img-src https: data:; form-action 'self' https:; frame-ancestors 'none'\r\n"
 )
-_REASONS = {200: b"OK", 304: b"Not Modified", 307: b"Temporary Redirect", 400: b"Bad Request",
-            404: b"Not Found", 405: b"Method Not Allowed", 431: b"Request Header Fields Too Large",
-            503: b"Service Unavailable"}
+_REASONS = {
+    200: b"OK",
+    304: b"Not Modified",
+    307: b"Temporary Redirect",
+    400: b"Bad Request",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    431: b"Request Header Fields Too Large",
+    503: b"Service Unavailable",
+}
 
 
 class Responses:
@@ -93,14 +100,17 @@ class Responses:
 
     def error(self, status: int, *, close: bool = False, extra: bytes = b"") -> bytes:
         body = _REASONS[status] + b"\n"
-        return self._head(
-            status,
-            None,
-            extra
-            + b"Content-Type: text/plain; charset=utf-8\r\n"
-            + (b"Connection: close\r\n" if close else b"")
-            + b"Content-Length: %d\r\n\r\n" % len(body),
-        ) + body
+        return (
+            self._head(
+                status,
+                None,
+                extra
+                + b"Content-Type: text/plain; charset=utf-8\r\n"
+                + (b"Connection: close\r\n" if close else b"")
+                + b"Content-Length: %d\r\n\r\n" % len(body),
+            )
+            + body
+        )
 
     def redirect(self, target: str) -> bytes | None:
         if self.redirect_base is None:
@@ -155,9 +165,9 @@ class _Connection(asyncio.Protocol):
             return responses.error(400, close=True), False
         method, raw_target, version = parts
         fields = head[line_end:].lower() if line_end >= 0 else b""
-        if b"\r\ncontent-length:" in fields or b"\r\ntransfer-encoding:" in fields:
-            if method in (b"GET", b"HEAD"):
-                return responses.error(400, close=True), False
+        has_body = b"\r\ncontent-length:" in fields or b"\r\ntransfer-encoding:" in fields
+        if has_body and method in (b"GET", b"HEAD"):
+            return responses.error(400, close=True), False
         keep = b"\r\nconnection: close" not in fields and (
             version == b"HTTP/1.1" or b"\r\nconnection: keep-alive" in fields
         )

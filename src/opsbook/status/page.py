@@ -17,6 +17,7 @@ import jinja2
 
 from opsbook.status import bars
 from opsbook.status.components import INDICATOR_DESCRIPTIONS, STATUS_LABELS
+from opsbook.status.config import Colours
 from opsbook.status.state import PageState
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -59,15 +60,18 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def theme(state: PageState) -> dict[str, str]:
+def colour_vars(colours: Colours) -> dict[str, str]:
     """CSS custom properties: the configured colours and a readable text colour for each."""
-    colours = state.page.colours.model_dump()
     out = {}
-    for name, value in colours.items():
+    for name, value in colours.model_dump().items():
         key = name.replace("_", "-")
         out[f"--{key}"] = value
         out[f"--{key}-text"] = bars.contrast_text(value)
     return out
+
+
+def theme(state: PageState) -> dict[str, str]:
+    return colour_vars(state.page.colours)
 
 
 def _common(state: PageState) -> dict[str, Any]:
@@ -79,9 +83,7 @@ def _common(state: PageState) -> dict[str, Any]:
         "logo_alt": page.logo_alt or f"{state.name} logo",
         "theme": theme(state),
         "subscribe": page.subscribers.email_channel is not None,
-        "components": [
-            {"id": c.component.id, "name": c.component.name} for c in state.components
-        ],
+        "components": [{"id": c.component.id, "name": c.component.name} for c in state.components],
     }
 
 
@@ -112,16 +114,20 @@ def render_page(state: PageState) -> str:
     maintenances = [m for m in state.maintenances if m.status in ("scheduled", "in_progress")]
     per_page = state.page.history_per_page
     past = [i for i in state.incidents if not i.is_open]
-    return environment().get_template("status_page.html").render(
-        **_common(state),
-        banner=_BANNER[state.indicator],
-        description=INDICATOR_DESCRIPTIONS[state.indicator],
-        active=state.unresolved,
-        maintenances=sorted(maintenances, key=lambda m: m.scheduled_for),
-        groups=groups,
-        patterns=bars.patterns(colours),
-        past=past[:per_page],
-        more=len(past) > per_page,
+    return (
+        environment()
+        .get_template("status_page.html")
+        .render(
+            **_common(state),
+            banner=_BANNER[state.indicator],
+            description=INDICATOR_DESCRIPTIONS[state.indicator],
+            active=state.unresolved,
+            maintenances=sorted(maintenances, key=lambda m: m.scheduled_for),
+            groups=groups,
+            patterns=bars.patterns(colours),
+            past=past[:per_page],
+            more=len(past) > per_page,
+        )
     )
 
 
@@ -154,16 +160,27 @@ def incident_pages(state: PageState) -> dict[str, str]:
     }
 
 
-def render_message(state_name: str, *, title: str, message: str, form: dict[str, str] | None,
-                   theme_vars: dict[str, str], status_code: int = 200) -> str:
+def render_message(
+    state_name: str,
+    *,
+    title: str,
+    message: str,
+    form: dict[str, str] | None,
+    theme_vars: dict[str, str],
+    status_code: int = 200,
+) -> str:
     """A small page for the subscribe, confirm and unsubscribe answers (rendered per request)."""
-    return environment().get_template("status_message.html").render(
-        name=state_name,
-        title=title,
-        message=message,
-        form=form,
-        theme=theme_vars,
-        logo_url=None,
-        logo_alt="",
-        status_code=status_code,
+    return (
+        environment()
+        .get_template("status_message.html")
+        .render(
+            name=state_name,
+            title=title,
+            message=message,
+            form=form,
+            theme=theme_vars,
+            logo_url=None,
+            logo_alt="",
+            status_code=status_code,
+        )
     )

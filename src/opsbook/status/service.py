@@ -250,8 +250,7 @@ def post_update(
     if status not in TRANSITIONS[incident.status]:
         allowed = ", ".join(TRANSITIONS[incident.status]) or f"none, {incident.status} is final"
         raise StatusError(
-            f"a public incident cannot go from {incident.status} to {status} "
-            f"(allowed: {allowed})"
+            f"a public incident cannot go from {incident.status} to {status} (allowed: {allowed})"
         )
     previous = latest_update(session, incident_id=incident.id)
     statuses = dict(previous.component_statuses if previous else {})
@@ -364,8 +363,10 @@ def post_for_incident(
         statuses = parse_component_statuses(config, list(incident.components))
     names = [components[c].name for c in statuses if c in components]
     page = config.status_page
-    text = body if body and body.strip() else message_for(
-        status, config=config, page=page, component_names=names
+    text = (
+        body
+        if body and body.strip()
+        else message_for(status, config=config, page=page, component_names=names)
     )
     existing = next(
         iter(public_incidents(session, published=None, incident_id=incident.id, limit=1)), None

@@ -195,9 +195,7 @@ def build(db: Database, *, config: OpsbookConfig, now: datetime, owner: str) -> 
     try:
         with db.read_session() as session:
             inputs = fingerprint(session, config=config, now=now)
-            previous = session.scalar(
-                select(StatusSnapshot.details).where(StatusSnapshot.id == 1)
-            )
+            previous = session.scalar(select(StatusSnapshot.details).where(StatusSnapshot.id == 1))
             state = read_state(session, config=config, now=now)
         times, details = _times(state, previous or {})
         blob = _pack(render_all(state, times))
@@ -280,8 +278,9 @@ class SnapshotKeeper:
             if self.current is not None and self.current.version == version:
                 return
             row = session.execute(
-                select(StatusSnapshot.version, StatusSnapshot.built_at, StatusSnapshot.documents)
-                .where(StatusSnapshot.id == 1)
+                select(
+                    StatusSnapshot.version, StatusSnapshot.built_at, StatusSnapshot.documents
+                ).where(StatusSnapshot.id == 1)
             ).first()
         if row is None or row.documents is None or row.built_at is None:
             return
@@ -301,8 +300,11 @@ class SnapshotKeeper:
 
     def start(self, stop: threading.Event, *, interval: float = 1.0) -> threading.Thread:
         thread = threading.Thread(
-            target=self.run, args=(stop,), kwargs={"interval": interval},
-            name="opsbook-status-snapshot", daemon=True,
+            target=self.run,
+            args=(stop,),
+            kwargs={"interval": interval},
+            name="opsbook-status-snapshot",
+            daemon=True,
         )
         thread.start()
         return thread

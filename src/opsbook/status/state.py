@@ -140,8 +140,14 @@ def read_state(session: Session, *, config: OpsbookConfig, now: datetime) -> Pag
     components = catalogue(config)
     incidents = _incidents(session)
     maintenances = _maintenances(session, now=now)
-    states = _decide(session, config=config, components=components, incidents=incidents, now=now,
-                     maintenances=maintenances)
+    states = _decide(
+        session,
+        config=config,
+        components=components,
+        incidents=incidents,
+        now=now,
+        maintenances=maintenances,
+    )
     days, uptime = _uptime(session, components=components, incidents=incidents, now=now)
     impacts = [i.impact for i in incidents if i.is_open]
     return PageState(
@@ -242,9 +248,7 @@ def _decide(
         if incident.is_open and incident.updates:
             for component_id, status in incident.updates[0].component_statuses.items():
                 declared[component_id].append(status)
-    in_maintenance = {
-        c for m in maintenances if m.status == "in_progress" for c in m.components
-    }
+    in_maintenance = {c for m in maintenances if m.status == "in_progress" for c in m.components}
     check_names = [name for c in components for name in c.checks]
     check_status: dict[str, str] = {}
     if check_names:
@@ -312,33 +316,34 @@ def _uptime(
                 CheckRollup.bucket_start >= first,
             )
         ).tuples()
-        for name, start, down, observed in rows:
-            key = (name, start.astimezone(UTC).date())
+        for name, bucket, down, observed in rows:
+            key = (name, bucket.astimezone(UTC).date())
             minutes[key] = (int(down), int(observed))
     per_day: defaultdict[tuple[str, date], list[tuple[str, str]]] = defaultdict(list)
     for incident in incidents:
-        start = incident.published_at.date()
-        end = (incident.resolved_at or now).date()
+        first_day = incident.published_at.date()
+        last_day = (incident.resolved_at or now).date()
         for component_id in incident.components:
-            day = start
-            while day <= end:
-                per_day[(component_id, day)].append((incident.name, incident.impact))
-                day += timedelta(days=1)
+            cursor = first_day
+            while cursor <= last_day:
+                per_day[(component_id, cursor)].append((incident.name, incident.impact))
+                cursor += timedelta(days=1)
     days: dict[str, tuple[Day, ...]] = {}
     uptime: dict[str, float | None] = {}
     for component in components:
         bar = []
         total_down = total_observed = 0
         for offset in range(UPTIME_DAYS):
-            day = (first + timedelta(days=offset)).date()
-            down = sum(minutes.get((name, day), (0, 0))[0] for name in component.checks)
-            observed = sum(minutes.get((name, day), (0, 0))[1] for name in component.checks)
+            day_date = (first + timedelta(days=offset)).date()
+            down = sum(minutes.get((name, day_date), (0, 0))[0] for name in component.checks)
+            observed = sum(minutes.get((name, day_date), (0, 0))[1] for name in component.checks)
             total_down, total_observed = total_down + down, total_observed + observed
-            found = per_day.get((component.id, day), [])
+            found = per_day.get((component.id, day_date), [])
             impacts = [impact for _, impact in found]
-            worst_impact = max(impacts, key=["none", "minor", "major", "critical"].index,
-                               default="none")
-            bar.append(Day(day, down, observed, tuple(n for n, _ in found), worst_impact))
+            worst_impact = max(
+                impacts, key=["none", "minor", "major", "critical"].index, default="none"
+            )
+            bar.append(Day(day_date, down, observed, tuple(n for n, _ in found), worst_impact))
         days[component.id] = tuple(bar)
         uptime[component.id] = 1 - total_down / total_observed if total_observed else None
     return days, uptime
@@ -356,4 +361,3 @@ def _valid_until(
         o.expires_at for o in service.overrides(session, now=now).values() if o.expires_at
     ]
     return min(candidates)
-

@@ -86,6 +86,11 @@ class EmailTransport(Transport):
         mail[IDEMPOTENCY_HEADER] = " ".join(delivery.idempotency_key.split())
         # RFC 3834: tells vacation responders not to answer a machine.
         mail["Auto-Submitted"] = "auto-generated"
+        if message.unsubscribe_url:
+            # RFC 2369 and RFC 8058: mail clients offer a one-click unsubscribe, which
+            # POSTs "List-Unsubscribe=One-Click" to the URL.
+            mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail.set_content(render_text(message))
         mail.add_alternative(render_html(message), subtype="html")
         return mail
