@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
+from notify.servers import SmtpRecorder, smtp_server
 from opsbook.runtime import Runtime
 from opsbook.status.snapshot import SnapshotKeeper
 
@@ -22,7 +25,7 @@ channels:
     kind: email
     to: [ops@pawfectmatch.com]
     from: PawfectMatch Status <status@pawfectmatch.com>
-    smtp: {host: 127.0.0.1, port: 2525, security: none}
+    smtp: {host: 127.0.0.1, port: SMTP_PORT, security: none}
 components:
   - {name: Website, group: Customer facing}
   - {name: Payments, description: Adoption fees, group: Customer facing}
@@ -41,9 +44,23 @@ settings:
 
 
 @pytest.fixture
-def config_file(tmp_path: Path) -> Path:
+def smtp() -> Iterator[tuple[SmtpRecorder, Controller]]:
+    """A real SMTP server on 127.0.0.1 that keeps what it is sent."""
+    recorder = SmtpRecorder()
+    controller = smtp_server(recorder)
+    yield recorder, controller
+    controller.stop()
+
+
+@pytest.fixture
+def status_config_text(smtp: tuple[SmtpRecorder, Controller]) -> str:
+    return STATUS_CONFIG.replace("SMTP_PORT", str(smtp[1].port))
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, status_config_text: str) -> Path:
     path = tmp_path / "opsbook.yaml"
-    path.write_text(STATUS_CONFIG)
+    path.write_text(status_config_text)
     return path
 
 

@@ -385,7 +385,7 @@ def latency_series(
             CheckRollup.bucket_start >= first,
             CheckRollup.bucket_start < end,
         )
-    ).tuples()
+    )
     buckets = max(1, int((end - first) / bucket) + (1 if (end - first) % bucket else 0))
     hists: list[dict[str, int]] = [{} for _ in range(buckets)]
     counts = [[0, 0] for _ in range(buckets)]

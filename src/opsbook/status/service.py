@@ -322,7 +322,12 @@ def public_incidents(
     offset: int = 0,
 ) -> list[StatusIncident]:
     """Newest first."""
-    stmt = select(StatusIncident).order_by(StatusIncident.id.desc()).limit(limit).offset(offset)
+    stmt = (
+        select(StatusIncident)
+        .order_by(StatusIncident.created_at.desc(), StatusIncident.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     if published is True:
         stmt = stmt.where(StatusIncident.published_at.is_not(None))
     elif published is False:
@@ -352,7 +357,8 @@ def post_for_incident(
     The incident's open public incident gets the update (a draft is published with it);
     without one, a public incident is opened, named from ``status_page.wording.title``.
     ``body`` None takes the configured wording for ``status``; ``component_statuses``
-    None takes the incident's affected components as ``partial_outage``.
+    None takes the incident's affected components, at ``status_page.incident_impact``
+    for its severity.
     """
     incident = session.scalar(select(Incident).where(Incident.number == number))
     if incident is None:
@@ -360,7 +366,8 @@ def post_for_incident(
     components = {c.id: c for c in catalogue(config)}
     statuses = component_statuses
     if statuses is None:
-        statuses = parse_component_statuses(config, list(incident.components))
+        impact = config.status_page.incident_impact[incident.severity]  # type: ignore[index]
+        statuses = parse_component_statuses(config, {c: impact for c in incident.components})
     names = [components[c].name for c in statuses if c in components]
     page = config.status_page
     text = (

@@ -257,14 +257,14 @@ def _decide(
                 CheckStateRecord.check_name.in_(check_names)
             )
         )
-        check_status = {name: status for name, status in rows.tuples()}
+        check_status = {name: status for name, status in rows}
     internal: defaultdict[str, list[str]] = defaultdict(list)
     impact = config.status_page.incident_impact
     for severity, names in session.execute(
         select(Incident.severity, Incident.components).where(
             Incident.status.in_(sorted(OPEN_STATUSES))
         )
-    ).tuples():
+    ):
         for ref in names or ():
             try:
                 component = resolve_component(components, ref)
@@ -315,7 +315,7 @@ def _uptime(
                 CheckRollup.check_name.in_(names),
                 CheckRollup.bucket_start >= first,
             )
-        ).tuples()
+        )
         for name, bucket, down, observed in rows:
             key = (name, bucket.astimezone(UTC).date())
             minutes[key] = (int(down), int(observed))
