@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from notify.servers import SmtpRecorder, smtp_server
+from notify.servers import SmtpRecorder, WebhookReceiver, smtp_server
+from opsbook.core.clock import FakeClock
 from opsbook.runtime import Runtime
 from opsbook.status.snapshot import SnapshotKeeper
 
@@ -69,3 +70,12 @@ def keeper(runtime: Runtime) -> SnapshotKeeper:
     return SnapshotKeeper(
         db=runtime.db, clock=runtime.clock, config=lambda: runtime.config, owner="test"
     )
+
+
+@pytest.fixture
+def receiver(clock: FakeClock) -> Iterator[WebhookReceiver]:
+    """A webhook receiver; a test sets ``receiver.secret`` to the subscriber's."""
+    found = WebhookReceiver(secret=None, clock=clock)
+    found.start()
+    yield found
+    found.stop()

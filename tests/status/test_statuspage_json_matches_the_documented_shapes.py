@@ -27,8 +27,13 @@ ENDPOINTS = [
 ]
 ENUMS = {
     "indicator": {"none", "minor", "major", "critical", "maintenance"},
-    "component": {"operational", "degraded_performance", "partial_outage", "major_outage",
-                  "under_maintenance"},
+    "component": {
+        "operational",
+        "degraded_performance",
+        "partial_outage",
+        "major_outage",
+        "under_maintenance",
+    },
     "incident": {"investigating", "identified", "monitoring", "resolved", "postmortem"},
     "maintenance": {"scheduled", "in_progress", "verifying", "completed"},
     "impact": {"none", "minor", "major", "critical", "maintenance"},
@@ -56,8 +61,11 @@ def conforms(ours: Any, documented: Any, path: str) -> list[str]:
             return [f"{path}: expected an array"]
         if not ours:
             return [f"{path}: empty, nothing to compare (the test must fill it)"]
-        return [p for index, item in enumerate(ours) for p in
-                conforms(item, documented[0], f"{path}[{index}]")]
+        return [
+            p
+            for index, item in enumerate(ours)
+            for p in conforms(item, documented[0], f"{path}[{index}]")
+        ]
     if type(ours) is not type(documented):
         return [f"{path}: expected {type(documented).__name__}, got {type(ours).__name__}"]
     return []
@@ -65,21 +73,22 @@ def conforms(ours: Any, documented: Any, path: str) -> list[str]:
 
 def enum_problems(body: dict[str, Any]) -> list[str]:
     problems = []
-    if "status" in body:
-        if body["status"]["indicator"] not in ENUMS["indicator"]:
-            problems.append(f"indicator {body['status']['indicator']}")
+    if "status" in body and body["status"]["indicator"] not in ENUMS["indicator"]:
+        problems.append(f"indicator {body['status']['indicator']}")
     for component in body.get("components", []):
         if component["status"] not in ENUMS["component"]:
             problems.append(f"component status {component['status']}")
     for incident in body.get("incidents", []):
         problems += [f"incident status {incident['status']}"] * (
-            incident["status"] not in ENUMS["incident"])
+            incident["status"] not in ENUMS["incident"]
+        )
         problems += [f"impact {incident['impact']}"] * (incident["impact"] not in ENUMS["impact"])
         for update in incident["incident_updates"]:
             problems += [f"update {update['status']}"] * (update["status"] not in ENUMS["incident"])
     for maintenance in body.get("scheduled_maintenances", []):
         problems += [f"maintenance {maintenance['status']}"] * (
-            maintenance["status"] not in ENUMS["maintenance"])
+            maintenance["status"] not in ENUMS["maintenance"]
+        )
     return problems
 
 
@@ -89,26 +98,61 @@ def populated(runtime: Runtime, clock: FakeClock) -> None:
     config, now = runtime.config, clock.now()
     with runtime.db.session() as session, session.begin():
         open_one = service.open_public_incident(
-            session, name="Unplanned Database Outage", status="investigating",
-            body="The database is down.", component_statuses={"api": "major_outage"},
-            by="alice", now=now - timedelta(hours=2))
-        service.post_update(session, code=open_one.code, status="identified",
-                            body="A failed disk.", by="alice", now=now - timedelta(hours=1))
+            session,
+            name="Unplanned Database Outage",
+            status="investigating",
+            body="The database is down.",
+            component_statuses={"api": "major_outage"},
+            by="alice",
+            now=now - timedelta(hours=2),
+        )
+        service.post_update(
+            session,
+            code=open_one.code,
+            status="identified",
+            body="A failed disk.",
+            by="alice",
+            now=now - timedelta(hours=1),
+        )
         done = service.open_public_incident(
-            session, name="Slow dashboard", status="investigating", body="Slow pages.",
-            component_statuses={"website": "degraded_performance"}, by="alice",
-            now=now - timedelta(days=3))
-        service.post_update(session, code=done.code, status="resolved", body="Fixed.",
-                            by="alice", now=now - timedelta(days=3) + timedelta(minutes=30))
-        service.schedule_maintenance(session, config=config, name="Network maintenance",
-                                     starts=now + timedelta(days=1),
-                                     ends=now + timedelta(days=1, hours=1),
-                                     components=["Website"], body="Routine.", by="alice",
-                                     now=now)
-        service.schedule_maintenance(session, config=config, name="Database maintenance",
-                                     starts=now - timedelta(minutes=10),
-                                     ends=now + timedelta(hours=1), components=["Payments"],
-                                     body="In progress.", by="alice", now=now)
+            session,
+            name="Slow dashboard",
+            status="investigating",
+            body="Slow pages.",
+            component_statuses={"website": "degraded_performance"},
+            by="alice",
+            now=now - timedelta(days=3),
+        )
+        service.post_update(
+            session,
+            code=done.code,
+            status="resolved",
+            body="Fixed.",
+            by="alice",
+            now=now - timedelta(days=3) + timedelta(minutes=30),
+        )
+        service.schedule_maintenance(
+            session,
+            config=config,
+            name="Network maintenance",
+            starts=now + timedelta(days=1),
+            ends=now + timedelta(days=1, hours=1),
+            components=["Website"],
+            body="Routine.",
+            by="alice",
+            now=now,
+        )
+        service.schedule_maintenance(
+            session,
+            config=config,
+            name="Database maintenance",
+            starts=now - timedelta(minutes=10),
+            ends=now + timedelta(hours=1),
+            components=["Payments"],
+            body="In progress.",
+            by="alice",
+            now=now,
+        )
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -131,8 +175,7 @@ def test_lists_hold_what_each_endpoint_promises(client: TestClient, populated: N
     assert [i["name"] for i in summary["incidents"]] == ["Unplanned Database Outage"]
     assert summary["incidents"][0]["incident_updates"][0]["status"] == "identified"
     assert summary["status"] == {"indicator": "critical", "description": "Major Service Outage"}
-    assert {m["status"] for m in summary["scheduled_maintenances"]} == {"scheduled",
-                                                                         "in_progress"}
+    assert {m["status"] for m in summary["scheduled_maintenances"]} == {"scheduled", "in_progress"}
     names = [i["name"] for i in client.get("/api/v2/incidents.json").json()["incidents"]]
     assert names == ["Unplanned Database Outage", "Slow dashboard"]  # newest first
     upcoming = client.get("/api/v2/scheduled-maintenances/upcoming.json").json()
