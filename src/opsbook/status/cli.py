@@ -291,6 +291,7 @@ def maintenance_complete(
 
 @maintenance_app.command("list")
 def maintenance_list(
+    config: Path | None = ConfigOption,
     database: str | None = DatabaseOption,
     as_json: bool = JsonOption,
 ) -> None:
