@@ -107,7 +107,8 @@ def test_percentiles_come_from_merged_minute_histograms(runtime: Runtime, clock:
 def test_the_svgs_are_titled_and_survive_gaps() -> None:
     spark = sparkline("api", [10.0, None, 12.0, 30.0])
     assert "<title>api: latency 10 to 30 ms, last 30 ms</title>" in spark
-    assert spark.count("M") == 2  # the gap starts a new segment
+    assert spark.count("M") == 1  # a sparkline bridges the gap
+    assert latency_chart("api", [], [10.0, None, 12.0], [11.0, None, 13.0]).count("M") == 4
     assert "no latency data" in sparkline("api", [None, None])
     chart = latency_chart("api", [], [], [])
     assert '<desc id="chart-d">no latency data in this window</desc>' in chart

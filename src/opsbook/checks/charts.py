@@ -24,15 +24,22 @@ def _scale(values: Sequence[float | None], height: float, pad: float) -> tuple[f
 
 
 def _path(
-    values: Sequence[float | None], width: float, height: float, pad: float, top: float
+    values: Sequence[float | None],
+    width: float,
+    height: float,
+    pad: float,
+    top: float,
+    *,
+    bridge: bool = False,
 ) -> str:
-    """An SVG path through the known points; a gap (None) starts a new segment."""
+    """An SVG path through the known points; a gap (None) starts a new segment unless
+    ``bridge`` (a sparkline reads better as one line)."""
     step = (width - 2 * pad) / max(1, len(values) - 1)
     scale = (height - 2 * pad) / top
     parts, pen_down = [], False
     for index, value in enumerate(values):
         if value is None:
-            pen_down = False
+            pen_down = pen_down and bridge
             continue
         x, y = pad + index * step, height - pad - value * scale
         parts.append(f"{'L' if pen_down else 'M'}{x:.1f},{y:.1f}")
@@ -51,7 +58,7 @@ def sparkline(
         else f"{label}: no latency data"
     )
     top, _ = _scale(values, height, 2)
-    path = _path(values, width, height, 2, top)
+    path = _path(values, width, height, 2, top, bridge=True)
     return (
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="{escape(summary)}"><title>{escape(summary)}</title>'
@@ -118,7 +125,9 @@ def latency_chart(
 
 def recent_latency(session: Session, *, check: str, now: datetime) -> str:
     """A sparkline of the last two hours of p50 latency, in five-minute steps."""
+    # The window ends after the current minute, so the latest result is in it.
+    end = now + timedelta(minutes=1)
     points = service.latency_series(
-        session, check=check, start=now - SPARK_WINDOW, end=now, bucket=SPARK_BUCKET
+        session, check=check, start=end - SPARK_WINDOW, end=end, bucket=SPARK_BUCKET
     )
     return sparkline(check, [p.p50_ms for p in points])

@@ -85,7 +85,7 @@ def public_update_context(
     return {
         "number": incident.number,
         "action": FORM_PATH.format(number=incident.number),
-        "next": next_path or FORM_PATH.format(number=incident.number),
+        "next": next_path or FORM_PATH.format(number=incident.number) + "?posted=true",
         "current": current,
         "draft": current is not None and current.published_at is None,
         "latest": latest,
