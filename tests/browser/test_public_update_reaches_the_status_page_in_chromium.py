@@ -148,7 +148,7 @@ def test_a_public_update_posted_from_the_incident_reaches_the_public(
         expect(reader.get_by_role("status")).to_have_text("Partial System Outage")
         active = reader.get_by_role("region", name="Active incidents")
         expect(active).to_contain_text("Payments are failing for some customers")
-        expect(active).to_contain_text("Identified – Card payments fail for some adopters")
+        expect(active).to_contain_text("Identified \u2013 Card payments fail for some adopters")
         payments = reader.locator("#c-payments")
         expect(payments).to_contain_text("Partial outage")
         expect(
