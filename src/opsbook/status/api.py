@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from opsbook.core.auth import Principal
 from opsbook.core.security import require, viewer
 from opsbook.status import service, subscribers
-from opsbook.status.models import StatusIncident, Subscriber
+from opsbook.status.models import Maintenance, StatusIncident, Subscriber
 from opsbook.status.schemas import (
     ComponentOut,
     MaintenanceIn,
@@ -207,6 +208,17 @@ def clear_override(request: Request, component: str) -> None:
             raise HTTPException(404, f"no override is set on {component!r}")
 
 
+def _maintenance_out(row: Maintenance, now: datetime) -> MaintenanceOut:
+    return MaintenanceOut(
+        id=row.code,
+        name=row.name,
+        status=service.maintenance_status(row, now=now),
+        scheduled_for=row.scheduled_for,
+        scheduled_until=row.scheduled_until,
+        components=row.components,
+    )
+
+
 @router.post("/status/maintenances", response_model=MaintenanceOut, status_code=201)
 def schedule_maintenance(
     request: Request, body: MaintenanceIn, principal: Principal = Depends(_responder)
@@ -225,14 +237,7 @@ def schedule_maintenance(
             by=principal.actor,
             now=now,
         )
-        return MaintenanceOut(
-            id=row.code,
-            name=row.name,
-            status=service.maintenance_status(row, now=now),
-            scheduled_for=row.scheduled_for,
-            scheduled_until=row.scheduled_until,
-            components=row.components,
-        )
+        return _maintenance_out(row, now)
 
 
 @router.post("/status/maintenances/{code}/complete", response_model=MaintenanceOut)
@@ -245,14 +250,7 @@ def complete_maintenance(
         row = service.complete_maintenance(
             session, code=code, cancel=cancel, by=principal.actor, now=now
         )
-        return MaintenanceOut(
-            id=row.code,
-            name=row.name,
-            status=service.maintenance_status(row, now=now),
-            scheduled_for=row.scheduled_for,
-            scheduled_until=row.scheduled_until,
-            components=row.components,
-        )
+        return _maintenance_out(row, now)
 
 
 @router.get("/status/templates", response_model=TemplatesOut, dependencies=[viewer])
