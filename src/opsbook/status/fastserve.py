@@ -91,7 +91,9 @@ class Responses:
             if found is None:
                 found = self._cache[key] = self._head(304, doc, b"Content-Length: 0\r\n\r\n")
             return found
-        key = (method.decode(), target)
+        # Keyed by the document, not the target: any query string finds the same bytes,
+        # so a flood of distinct URLs cannot grow the cache.
+        key = (method.decode(), doc.etag)
         found = self._cache.get(key)
         if found is None:
             head = self._head(200, doc, b"Content-Length: %d\r\n\r\n" % len(doc.body))
