@@ -168,3 +168,25 @@ def test_text_on_every_colour_meets_wcag_aa_for_large_text(background: str) -> N
     text = contrast_text(background)
     light, dark = sorted((luminance(text), luminance(background)), reverse=True)
     assert (light + 0.05) / (dark + 0.05) >= 3.0
+
+
+def test_name_logo_and_colours_come_from_the_config(runtime: Runtime, clock: FakeClock) -> None:
+    from opsbook.status.snapshot import SnapshotKeeper
+
+    page = runtime.config.status_page.model_copy(
+        update={
+            "name": "Pawfect Status",
+            "logo_url": "https://pawfectmatch.test/logo.png",
+            "logo_alt": "PawfectMatch paw logo",
+            "colours": runtime.config.status_page.colours.model_copy(update={"header": "#ffd33d"}),
+        }
+    )
+    config = runtime.config.model_copy(update={"status_page": page})
+    keeper = SnapshotKeeper(db=runtime.db, clock=clock, config=lambda: config, owner="brand")
+    snapshot = keeper.refresh(force=True)
+    assert snapshot is not None
+    html = snapshot.documents["/status"].body.decode()
+    assert "<title>Pawfect Status status</title>" in html
+    assert '<img src="https://pawfectmatch.test/logo.png" alt="PawfectMatch paw logo">' in html
+    # A light header gets dark text, for contrast.
+    assert "--header:#ffd33d;--header-text:#000000;" in html
