@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from opsbook import __version__
 from opsbook.checks import api as checks_api
+from opsbook.checks import ui as checks_ui
 from opsbook.core import api as core_api
 from opsbook.core.security import AuditMiddleware, install_error_handlers
 from opsbook.core.web import ui as core_ui
@@ -14,6 +19,10 @@ from opsbook.core.web.templating import STATIC_DIR
 from opsbook.incidents import api as incidents_api
 from opsbook.runtime import Runtime
 from opsbook.settings import Settings
+from opsbook.status import api as status_api
+from opsbook.status import public as status_public
+from opsbook.status import ui as status_ui
+from opsbook.status.snapshot import SnapshotKeeper
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -23,7 +32,22 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """
     if runtime is None:
         runtime = Runtime.create(settings or Settings())
+    live = status_public.LiveSnapshot(
+        SnapshotKeeper(
+            db=runtime.db,
+            clock=runtime.clock,
+            config=lambda: runtime.config,
+            owner=f"web-{os.getpid()}-{id(runtime)}",
+        )
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        live.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Opsbook",
         version=__version__,
         description="Self-hosted incident response and operations: your runbook, running.",
@@ -36,7 +60,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     app.add_exception_handler(core_ui.LoginRequired, core_ui.login_redirect)  # type: ignore[arg-type]
     # Heartbeat pings are machine telemetry (a cron job every minute), not a person's action.
-    app.add_middleware(AuditMiddleware, skip_prefixes=("/api/v1/heartbeats/",))
+    # Status-page forms are the public's (sign-ups), rate-limited rather than audited.
+    app.add_middleware(AuditMiddleware, skip_prefixes=("/api/v1/heartbeats/", "/status/"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(core_api.public)
     app.include_router(core_api.router)
@@ -44,6 +69,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(checks_api.router)
     app.include_router(checks_api.heartbeats)
     app.include_router(incidents_api.router)
+    app.include_router(status_api.router)
+    app.include_router(status_ui.router)
+    app.include_router(checks_ui.router)
+    # The public status site: plain Starlette routes answering from the snapshot.
+    app.state.status_snapshot = live
+    app.state.status_signups = status_public.SignupLimiter()
+    app.router.routes.extend(status_public.routes())
     # A plain Starlette route: /probe is a hot path and needs none of FastAPI's machinery.
     app.state.probe_handler = checks_api.probe_handler(runtime)
     app.add_route("/probe", checks_api.probe, methods=["GET"], include_in_schema=False)

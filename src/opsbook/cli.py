@@ -15,6 +15,7 @@ from opsbook.core.clihelp import ConfigOption, DatabaseOption, settings_from
 from opsbook.demo import cli as demo_cli
 from opsbook.incidents import cli as incidents_cli
 from opsbook.server import run_server, run_worker
+from opsbook.status import cli as status_cli
 
 app = typer.Typer(
     name="opsbook",
@@ -33,6 +34,7 @@ app.add_typer(core_cli.jobs_app, name="jobs")
 app.add_typer(core_cli.outbox_app, name="outbox")
 app.add_typer(checks_cli.checks_app, name="checks")
 app.add_typer(incidents_cli.incident_app, name="incident")
+app.add_typer(status_cli.status_app, name="status")
 
 
 def _version(value: bool) -> None:

@@ -33,6 +33,8 @@ from opsbook.notify.base import Transport
 from opsbook.notify.dispatcher import Dispatcher
 from opsbook.notify.registry import build_transports
 from opsbook.settings import Settings
+from opsbook.status.delivery import status_transports
+from opsbook.status.jobs import register_status_jobs, schedule_status_jobs
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +90,7 @@ class Runtime:
             on_transition=runtime.events.publish,
         )
         register_incident_jobs(runtime.jobs, config=lambda: runtime.config)
+        register_status_jobs(runtime.jobs, config=lambda: runtime.config)
         return runtime
 
     def reload_config(self) -> OpsbookConfig:
@@ -133,6 +136,7 @@ class Runtime:
         with self.db.session() as session, session.begin():
             schedule_housekeeping(session, now=self.clock.now())
             schedule_check_jobs(session, now=self.clock.now())
+            schedule_status_jobs(session, now=self.clock.now())
         return Worker(
             db=self.db,
             clock=self.clock,
@@ -174,6 +178,7 @@ class _Deliveries:
             await self.close()
             config = self.runtime.config
             self.transports = build_transports(config.channels)
+            self.transports.update(status_transports(self.runtime.db))
             notifications = config.settings.notifications
             self.dispatcher = Dispatcher(
                 db=self.runtime.db,

@@ -82,7 +82,7 @@ def test_a_responder_logs_in_through_the_form_and_sees_the_dashboard(
     expect(people.get_by_role("listitem")).to_contain_text(
         ["Alice Admin", "Rita Responder", "Vic Viewer"]
     )
-    severities = page.get_by_role("table")
+    severities = page.get_by_role("region", name="Loaded configuration").get_by_role("table")
     expect(severities.get_by_role("columnheader")).to_have_text(
         ["Severity", "Meaning", "Respond within", "Escalate after", "Notify"]
     )
@@ -179,7 +179,8 @@ def test_logging_in_and_out_works_with_javascript_disabled(
 
         page.wait_for_url(f"{live_server}/")
         expect(page.get_by_role("heading", level=1)).to_have_text("Test Service")
-        expect(page.get_by_role("table").get_by_role("rowheader")).to_have_text(
+        configuration = page.get_by_role("region", name="Loaded configuration")
+        expect(configuration.get_by_role("table").get_by_role("rowheader")).to_have_text(
             ["P0", "P1", "P2", "P3"]
         )
         expect(page.get_by_role("region", name="Opsbook health")).to_contain_text("database: ok")

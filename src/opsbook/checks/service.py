@@ -38,9 +38,11 @@ __all__ = [
     "DEFAULT_KEEP_RAW",
     "DEFAULT_KEEP_ROLLUPS",
     "OBSERVED_CAP_BYTES",
+    "LatencyPoint",
     "Pruned",
     "StoredState",
     "Uptime",
+    "latency_series",
     "list_states",
     "prune",
     "record_results",
@@ -346,3 +348,59 @@ def _delete_rollups(name: str, resolution: str, cutoff: datetime) -> Any:
         CheckRollup.resolution == resolution,
         CheckRollup.bucket_start < cutoff,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyPoint:
+    """Latency percentiles of one time bucket, merged from minute rollups."""
+
+    start: datetime
+    count: int
+    failures: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+def latency_series(
+    session: Session, *, check: str, start: datetime, end: datetime, bucket: timedelta
+) -> list[LatencyPoint]:
+    """Per ``bucket`` from ``start`` to ``end``: p50/p95 from the merged minute histograms.
+
+    Percentiles of a bucket come from adding the minutes' histograms (never averaging
+    percentiles), so they keep the rollups' 5% error bound.  Empty buckets have None.
+    """
+    from opsbook.checks import latency
+    from opsbook.checks.rollups import floor_minute
+
+    first = floor_minute(start)
+    rows = session.execute(
+        select(
+            CheckRollup.bucket_start,
+            CheckRollup.count,
+            CheckRollup.failures,
+            CheckRollup.latency_hist,
+        ).where(
+            CheckRollup.check_name == check,
+            CheckRollup.resolution == "minute",
+            CheckRollup.bucket_start >= first,
+            CheckRollup.bucket_start < end,
+        )
+    )
+    buckets = max(1, int((end - first) / bucket) + (1 if (end - first) % bucket else 0))
+    hists: list[dict[str, int]] = [{} for _ in range(buckets)]
+    counts = [[0, 0] for _ in range(buckets)]
+    for bucket_start, count, failures, hist in rows:
+        index = min(buckets - 1, int((bucket_start - first) / bucket))
+        hists[index] = latency.merge(hists[index], hist or {})
+        counts[index][0] += count
+        counts[index][1] += failures
+    return [
+        LatencyPoint(
+            start=first + index * bucket,
+            count=counts[index][0],
+            failures=counts[index][1],
+            p50_ms=latency.percentile(hists[index], 50),
+            p95_ms=latency.percentile(hists[index], 95),
+        )
+        for index in range(buckets)
+    ]

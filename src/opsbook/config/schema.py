@@ -45,6 +45,7 @@ from opsbook.notify.teams.config import TeamsChannelConfig
 from opsbook.notify.telegram.config import TelegramChannelConfig
 from opsbook.notify.voice.config import VoiceChannelConfig
 from opsbook.notify.webhook.config import WebhookChannelConfig
+from opsbook.status.config import StatusPageConfig
 
 # Adding a channel kind is one line here (plus its folder in opsbook.notify).
 ChannelConfig = Annotated[
@@ -222,6 +223,7 @@ class OpsbookConfig(ConfigModel):
     channels: tuple[ChannelConfig, ...] = ()
     checks: tuple[CheckConfig, ...] = ()
     severities: SeverityPolicy = Field(default_factory=default_severity_policy)
+    status_page: StatusPageConfig = StatusPageConfig()
     settings: SettingsConfig = SettingsConfig()
 
     @model_validator(mode="before")
@@ -361,6 +363,18 @@ def _check_references(data: Mapping[str, Any], known: dict[str, list[str]]) -> l
     for _, check in _items(data, "checks"):
         if check.get("name") == canary and check.get("heartbeat") is not None:
             problems.append(Problem(loc, f'the canary "{canary}" must probe, not be a heartbeat'))
+    return problems + _check_status_page(data, known)
+
+
+def _check_status_page(data: Mapping[str, Any], known: dict[str, list[str]]) -> list[Problem]:
+    page = data.get("status_page")
+    subscribers = page.get("subscribers") if isinstance(page, dict) else None
+    channel = subscribers.get("email_channel") if isinstance(subscribers, dict) else None
+    loc: Loc = ("status_page", "subscribers", "email_channel")
+    problems = _missing(loc, "channel", channel, known["channels"])
+    for _, item in _items(data, "channels"):
+        if item.get("name") == channel and item.get("kind") != "email":
+            problems.append(Problem(loc, f'channel "{channel}" is not of kind email'))
     return problems
 
 

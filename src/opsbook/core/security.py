@@ -31,10 +31,30 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Routes anyone may call.  Everything else needs a token or a session.
 PUBLIC_PATHS = frozenset(
-    {"/healthz", "/readyz", "/login", "/api/openapi.json", "/api/docs", "/favicon.ico"}
+    {
+        "/healthz",
+        "/readyz",
+        "/login",
+        "/api/openapi.json",
+        "/api/docs",
+        "/favicon.ico",
+        # The public status page's Statuspage-compatible JSON and feeds (opsbook.status).
+        "/api/v2/summary.json",
+        "/api/v2/status.json",
+        "/api/v2/components.json",
+        "/api/v2/incidents.json",
+        "/api/v2/incidents/unresolved.json",
+        "/api/v2/scheduled-maintenances.json",
+        "/api/v2/scheduled-maintenances/upcoming.json",
+        "/api/v2/scheduled-maintenances/active.json",
+        "/history.atom",
+        "/history.rss",
+        "/status",
+    }
 )
 # Heartbeat pings carry their own credential: the check's unguessable key in the path.
-PUBLIC_PREFIXES = ("/static/", "/api/v1/heartbeats/")
+# /status/ is the public status page: its pages, feeds, badges and subscriber forms.
+PUBLIC_PREFIXES = ("/static/", "/api/v1/heartbeats/", "/status/")
 
 
 class NotAuthenticated(HTTPException):

@@ -42,6 +42,8 @@ class Message:
     fields: dict[str, str] = field(default_factory=dict)
     links: tuple[Link, ...] = ()
     event: str = "notification"
+    # A one-click unsubscribe link (RFC 8058) for mail sent to a subscriber list.
+    unsubscribe_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: what the outbox stores and what webhooks receive."""
@@ -53,6 +55,7 @@ class Message:
             "url": self.url,
             "fields": dict(self.fields),
             "links": [{"label": link.label, "url": link.url} for link in self.links],
+            **({"unsubscribe_url": self.unsubscribe_url} if self.unsubscribe_url else {}),
         }
 
     @classmethod
@@ -82,6 +85,7 @@ class Message:
             fields={str(key): str(value) for key, value in fields.items()},
             links=tuple(links),
             event=str(data.get("event") or "notification"),
+            unsubscribe_url=_optional_str(data.get("unsubscribe_url")),
         )
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from opsbook.core import auth, health
 from opsbook.core.auth import Principal
 from opsbook.core.security import SESSION_COOKIE, current_principal
+from opsbook.core.web import dashboard
 from opsbook.core.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -141,8 +142,19 @@ def _health(request: Request) -> dict[str, Any]:
     ).body
 
 
+def _board(request: Request) -> dashboard.Dashboard:
+    runtime = request.app.state.runtime
+    with runtime.db.read_session() as session:
+        return dashboard.gather(
+            session,
+            config=runtime.config,
+            now=runtime.clock.now(),
+            oncall_now=getattr(request.app.state, "oncall_now", None),
+        )
+
+
 @router.get("/")
-async def dashboard(request: Request) -> HTMLResponse:
+async def dashboard_page(request: Request) -> HTMLResponse:
     await page_principal(request)
     runtime = request.app.state.runtime
     config = runtime.config
@@ -156,6 +168,18 @@ async def dashboard(request: Request) -> HTMLResponse:
         config_path=runtime.config_path,
         severities=severities,
         health=await asyncio.to_thread(_health, request),
+        board=await asyncio.to_thread(_board, request),
+        now=runtime.clock.now(),
+    )
+
+
+@router.get("/ui/dashboard/live")
+async def dashboard_live(request: Request) -> HTMLResponse:
+    """The dashboard's live part (incidents, breaches, failing checks), polled by htmx."""
+    await page_principal(request)
+    board = await asyncio.to_thread(_board, request)
+    return render(
+        request, "_dashboard_live.html", board=board, now=request.app.state.runtime.clock.now()
     )
 
 

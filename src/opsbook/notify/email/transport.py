@@ -86,6 +86,14 @@ class EmailTransport(Transport):
         mail[IDEMPOTENCY_HEADER] = " ".join(delivery.idempotency_key.split())
         # RFC 3834: tells vacation responders not to answer a machine.
         mail["Auto-Submitted"] = "auto-generated"
+        if message.unsubscribe_url:
+            # RFC 2369 and RFC 8058: mail clients offer a one-click unsubscribe, which
+            # POSTs "List-Unsubscribe=One-Click" to the URL.
+            # A URL has no spaces to fold at; left to the default 78 columns it would be
+            # written as RFC 2047 encoded words, which no mail client reads as a link.
+            mail.policy = mail.policy.clone(max_line_length=998)
+            mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail.set_content(render_text(message))
         mail.add_alternative(render_html(message), subtype="html")
         return mail
