@@ -1,6 +1,6 @@
 """status: public incidents and updates, overrides, maintenances, subscribers, snapshot
 
-Revision ID: 0008_status
+Revision ID: 0004_status
 Revises: 0003_incidents
 Create Date: 2026-12-01 08:33:19.705342
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_status"
+revision = "0004_status"
 down_revision = "0003_incidents"
 branch_labels = None
 depends_on = None
