@@ -114,9 +114,8 @@ def action_items_out(
     session: Session, items: list[ActionItem], *, config: OpsbookConfig, now: datetime
 ) -> list[ActionItemOut]:
     ids = {item.incident_id for item in items}
-    numbers = dict(
-        session.execute(select(Incident.id, Incident.number).where(Incident.id.in_(ids))).tuples()
-    )
+    rows = session.execute(select(Incident.id, Incident.number).where(Incident.id.in_(ids)))
+    numbers = {incident_id: number for incident_id, number in rows}
     return [
         action_item_out(item, number=numbers[item.incident_id], config=config, now=now)
         for item in items
