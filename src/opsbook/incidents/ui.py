@@ -369,6 +369,24 @@ def note(
     )
 
 
+@router.post("/incidents/{number}/output")
+def output(
+    request: Request,
+    number: int,
+    label: str = Form(""),
+    text: str = Form(""),
+    principal: Principal = Depends(_responder),
+) -> Response:
+    def attach(session: Session, incident: Incident, now: datetime, by: str) -> object:
+        if not label.strip() or not text.strip():
+            raise IncidentError("attached output needs a label and some text")
+        return incidents.attach_output(
+            session, incident_id=incident.id, text=text, label=label.strip(), by=by, now=now
+        )
+
+    return _act(request, principal, number, attach)
+
+
 @router.post("/incidents/{number}/tick")
 def tick(
     request: Request,

@@ -18,6 +18,7 @@ ACTIONS: list[tuple[str, dict[str, str | int]]] = [
     ("severity", {"severity": "P0", "reason": "all regions"}),
     ("assign", {"role": "commander", "person": "rita"}),
     ("note", {"markdown": "Pool **exhausted**"}),
+    ("output", {"label": "kubectl get pods", "text": "api-1 CrashLoopBackOff"}),
     ("tick", {"position": 1}),
     ("impact", {"components": "API, Checkout", "users_affected": "1,200"}),
     ("resolve", {"reason": "rolled back"}),
