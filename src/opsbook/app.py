@@ -13,6 +13,7 @@ from opsbook.core.web import ui as core_ui
 from opsbook.core.web.templating import STATIC_DIR
 from opsbook.incidents import api as incidents_api
 from opsbook.incidents import ui as incidents_ui
+from opsbook.incidents import ui_record as incidents_record_ui
 from opsbook.incidents.postmortems import api as postmortems_api
 from opsbook.incidents.postmortems import ui as postmortems_ui
 from opsbook.incidents.reports import api as reports_api
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(reports_api.router)
     incidents_ui.setup_templates()
     app.include_router(incidents_ui.router)
+    app.include_router(incidents_record_ui.router)
     app.include_router(postmortems_ui.router)
     app.include_router(reports_ui.router)
     # A plain Starlette route: /probe is a hot path and needs none of FastAPI's machinery.

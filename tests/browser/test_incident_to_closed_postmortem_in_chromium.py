@@ -9,7 +9,6 @@ brings in changes made elsewhere, and that a viewer gets no buttons.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import urllib.error
@@ -23,6 +22,7 @@ from opsbook.core import auth
 from opsbook.demo.target import TargetServer
 from opsbook.incidents import add_note, get_incident, open_incident
 from opsbook.runtime import Runtime
+from support import demo_target, set_demo_mode
 
 try:
     from playwright.sync_api import Browser, Page, expect
@@ -39,17 +39,8 @@ HTMX_POLL_WAIT_MS = 8_000  # the live part of an incident page polls every 5 s
 
 @pytest.fixture
 def target() -> Iterator[TargetServer]:
-    server = TargetServer("127.0.0.1", 0)
-    server.start_in_thread()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def _set_mode(target: TargetServer, mode: str) -> None:
-    request = urllib.request.Request(f"{target.url}/_demo/mode", data=f"mode={mode}".encode())
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert json.loads(response.read())["mode"] == mode
+    with demo_target() as server:
+        yield server
 
 
 def _healthz(target: TargetServer) -> int:
@@ -73,7 +64,7 @@ def _log_in(page: Page, runtime: Runtime, base: str, person: str, path: str = "/
 def test_the_demo_outage_is_worked_to_a_closed_postmortem_in_the_browser(
     page: Page, live_server: str, runtime: Runtime, target: TargetServer
 ) -> None:
-    _set_mode(target, "down")
+    set_demo_mode(target, "down")
     assert _healthz(target) == 503
     _log_in(page, runtime, live_server, "rita", "/incidents")
     expect(page.get_by_role("heading", level=1)).to_have_text("Incidents")
@@ -105,7 +96,7 @@ def test_the_demo_outage_is_worked_to_a_closed_postmortem_in_the_browser(
     expect(page.get_by_role("region", name="Checklist")).to_contain_text("✓ Acknowledge alert")
 
     # Resolve once the app answers again.
-    _set_mode(target, "ok")
+    set_demo_mode(target, "ok")
     assert _healthz(target) == 200
     page.get_by_role("button", name="Resolve", exact=True).click()
     expect(status).to_have_text("resolved")

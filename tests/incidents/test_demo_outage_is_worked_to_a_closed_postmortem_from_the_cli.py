@@ -8,7 +8,6 @@ its record, the postmortem, an action item, the report.
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,23 +20,15 @@ from opsbook.cli import app
 from opsbook.core.db import Database
 from opsbook.demo.cli import render_demo_config
 from opsbook.demo.target import TargetServer, create_app_database
+from support import demo_target, set_demo_mode
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def target() -> Iterator[TargetServer]:
-    server = TargetServer("127.0.0.1", 0)
-    server.start_in_thread()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def _set_mode(target: TargetServer, mode: str) -> None:
-    request = urllib.request.Request(f"{target.url}/_demo/mode", data=f"mode={mode}".encode())
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert json.loads(response.read())["mode"] == mode
+    with demo_target() as server:
+        yield server
 
 
 @pytest.fixture
@@ -72,7 +63,7 @@ def opsbook(
 def test_the_demo_outage_is_worked_to_a_closed_postmortem_from_the_cli(
     target: TargetServer, opsbook: Any, tmp_path: Path
 ) -> None:
-    _set_mode(target, "down")
+    set_demo_mode(target, "down")
     failing = opsbook("checks", "run", "healthz", code=1, db_options=False)
     assert "DOWN" in failing
 
@@ -128,7 +119,7 @@ def test_the_demo_outage_is_worked_to_a_closed_postmortem_from_the_cli(
         "bob",
     )
     opsbook("incident", "note", number, "Restarting the app with a **larger pool**", "--as", "bob")
-    _set_mode(target, "ok")
+    set_demo_mode(target, "ok")
     assert "UP" in opsbook("checks", "run", "healthz", db_options=False)
     assert f"#{number} is resolved" in opsbook(
         "incident", "resolve", number, "--reason", "healthz back to ok", "--as", "bob"

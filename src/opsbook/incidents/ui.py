@@ -114,7 +114,7 @@ def _incident_page(
     )
 
 
-def _act(request: Request, principal: Principal, number: int, action: Action) -> Response:
+def act(request: Request, principal: Principal, number: int, action: Action) -> Response:
     """Run ``action`` on incident ``number`` in one transaction, then show the incident."""
     runtime = runtime_of(request)
     try:
@@ -220,7 +220,7 @@ def incident_live(
 
 @router.post("/incidents/{number}/ack")
 def ack(request: Request, number: int, principal: Principal = Depends(_responder)) -> Response:
-    return _act(
+    return act(
         request,
         principal,
         number,
@@ -247,7 +247,7 @@ def status(
             session, config=config, incident_id=incident.id, to=to, reason=reason, by=by, now=now
         )
 
-    return _act(request, principal, number, move)
+    return act(request, principal, number, move)
 
 
 @router.post("/incidents/{number}/resolve")
@@ -257,7 +257,7 @@ def resolve(
     reason: str = Form(""),
     principal: Principal = Depends(_responder),
 ) -> Response:
-    return _act(
+    return act(
         request,
         principal,
         number,
@@ -275,7 +275,7 @@ def close(
     principal: Principal = Depends(_responder),
 ) -> Response:
     config = runtime_of(request).config
-    return _act(
+    return act(
         request,
         principal,
         number,
@@ -300,7 +300,7 @@ def severity(
     principal: Principal = Depends(_responder),
 ) -> Response:
     config = runtime_of(request).config
-    return _act(
+    return act(
         request,
         principal,
         number,
@@ -314,117 +314,3 @@ def severity(
             now=now,
         ),
     )
-
-
-@router.post("/incidents/{number}/assign")
-def assign(
-    request: Request,
-    number: int,
-    role: str = Form(""),
-    person: str = Form(""),
-    principal: Principal = Depends(_responder),
-) -> Response:
-    def give(session: Session, incident: Incident, now: datetime, by: str) -> object:
-        if not person.strip():
-            raise IncidentError("choose who takes the role")
-        return incidents.assign_role(
-            session, incident_id=incident.id, role=role, person=person.strip(), by=by, now=now
-        )
-
-    return _act(request, principal, number, give)
-
-
-@router.post("/incidents/{number}/unassign")
-def unassign(
-    request: Request,
-    number: int,
-    role: str = Form(""),
-    person: str = Form(""),
-    principal: Principal = Depends(_responder),
-) -> Response:
-    return _act(
-        request,
-        principal,
-        number,
-        lambda session, incident, now, by: incidents.remove_role(
-            session, incident_id=incident.id, role=role, person=person, by=by, now=now
-        ),
-    )
-
-
-@router.post("/incidents/{number}/note")
-def note(
-    request: Request,
-    number: int,
-    markdown: str = Form(""),
-    principal: Principal = Depends(_responder),
-) -> Response:
-    return _act(
-        request,
-        principal,
-        number,
-        lambda session, incident, now, by: incidents.add_note(
-            session, incident_id=incident.id, markdown=markdown, by=by, now=now
-        ),
-    )
-
-
-@router.post("/incidents/{number}/output")
-def output(
-    request: Request,
-    number: int,
-    label: str = Form(""),
-    text: str = Form(""),
-    principal: Principal = Depends(_responder),
-) -> Response:
-    def attach(session: Session, incident: Incident, now: datetime, by: str) -> object:
-        if not label.strip() or not text.strip():
-            raise IncidentError("attached output needs a label and some text")
-        return incidents.attach_output(
-            session, incident_id=incident.id, text=text, label=label.strip(), by=by, now=now
-        )
-
-    return _act(request, principal, number, attach)
-
-
-@router.post("/incidents/{number}/tick")
-def tick(
-    request: Request,
-    number: int,
-    position: int = Form(0),
-    principal: Principal = Depends(_responder),
-) -> Response:
-    return _act(
-        request,
-        principal,
-        number,
-        lambda session, incident, now, by: incidents.tick_checklist(
-            session, incident_id=incident.id, item=position, by=by, now=now
-        ),
-    )
-
-
-@router.post("/incidents/{number}/impact")
-def impact(
-    request: Request,
-    number: int,
-    components: str = Form(""),
-    users_affected: str = Form(""),
-    principal: Principal = Depends(_responder),
-) -> Response:
-    names = [name.strip() for name in components.split(",") if name.strip()]
-
-    def estimate(session: Session, incident: Incident, now: datetime, by: str) -> object:
-        users = users_affected.strip().replace(",", "")
-        if users and not users.isdigit():
-            raise IncidentError("users affected must be a whole number")
-        return incidents.set_impact(
-            session,
-            incident_id=incident.id,
-            components=names,
-            users_affected=int(users) if users else None,
-            by=by,
-            now=now,
-        )
-
-    return _act(request, principal, number, estimate)

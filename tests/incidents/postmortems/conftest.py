@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from incidents_support import PEOPLE_CONFIG
 
 from opsbook.config.loader import load_config_text
 from opsbook.config.schema import OpsbookConfig
 
-POSTMORTEM_CONFIG = """\
-service: {name: shop, timezone: Europe/Berlin}
-people:
-  - {id: alice, name: Alice, email: alice@example.com, timezone: Europe/London}
-  - {id: bob, name: Bob, email: bob@example.com, timezone: America/New_York}
-channels:
-  - {name: incidents, kind: console}
-  - {name: leads, kind: console}
-severities:
-  P1:
-    escalate_to: [channel:leads]
-"""
-
 
 @pytest.fixture
 def config() -> OpsbookConfig:
-    return load_config_text(POSTMORTEM_CONFIG)
+    return load_config_text(PEOPLE_CONFIG)

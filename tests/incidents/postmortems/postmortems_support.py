@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from incidents_support import open_one
 
@@ -10,7 +10,8 @@ from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import FakeClock
 from opsbook.core.db import Database
 from opsbook.incidents import Incident, acknowledge, set_status
-from opsbook.incidents.postmortems.models import Postmortem
+from opsbook.incidents.postmortems.action_items import add_action_item
+from opsbook.incidents.postmortems.models import ActionItem, Postmortem
 from opsbook.incidents.postmortems.service import draft_postmortem
 
 
@@ -47,4 +48,27 @@ def draft(db: Database, clock: FakeClock, config: OpsbookConfig, incident: Incid
     with db.session() as session, session.begin():
         return draft_postmortem(
             session, config=config, incident_id=incident.id, by="person:alice", now=clock.now()
+        )
+
+
+def add_item(
+    db: Database,
+    clock: FakeClock,
+    config: OpsbookConfig,
+    postmortem: Postmortem,
+    *,
+    title: str = "Alert on pool saturation",
+    owner: str = "bob",
+    due_on: date = date(2026, 2, 1),
+) -> ActionItem:
+    with db.session() as session, session.begin():
+        return add_action_item(
+            session,
+            config=config,
+            postmortem_id=postmortem.id,
+            title=title,
+            owner=owner,
+            due_on=due_on,
+            by="person:alice",
+            now=clock.now(),
         )

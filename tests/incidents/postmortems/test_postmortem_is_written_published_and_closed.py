@@ -8,7 +8,7 @@ import uuid
 from datetime import date
 
 import pytest
-from postmortems_support import draft, work_through
+from postmortems_support import add_item, draft, work_through
 
 from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import FakeClock
@@ -49,17 +49,7 @@ def test_a_postmortem_goes_from_draft_to_closed(
         _move(db, clock, postmortem, "published")
     _write(db, clock, postmortem, "prevention", "Alert on pool saturation at 80%.")
     _move(db, clock, postmortem, "in_review")
-    with db.session() as session, session.begin():
-        item = add_action_item(
-            session,
-            config=config,
-            postmortem_id=postmortem.id,
-            title="Alert on pool saturation",
-            owner="bob",
-            due_on=date(2026, 1, 20),
-            by="person:alice",
-            now=clock.now(),
-        )
+    item = add_item(db, clock, config, postmortem)
     published = _move(db, clock, postmortem, "published")
     assert published.published_at == clock.now()
     with pytest.raises(PostmortemError, match="move it back to draft to edit it"):
@@ -131,28 +121,19 @@ def test_action_items_need_a_known_owner_and_move_by_their_table(
     db: Database, clock: FakeClock, config: OpsbookConfig
 ) -> None:
     postmortem = draft(db, clock, config, work_through(db, clock, config))
-    with db.session() as session, pytest.raises(PostmortemError, match=r"no person 'carol'"):
+    with db.session() as session, pytest.raises(PostmortemError, match=r"no person 'zed'"):
         add_action_item(
             session,
             config=config,
             postmortem_id=postmortem.id,
             title="x",
-            owner="carol",
+            owner="zed",
             due_on=date(2026, 2, 1),
             by="a",
             now=clock.now(),
         )
+    item = add_item(db, clock, config, postmortem, owner="alice")
     with db.session() as session, session.begin():
-        item = add_action_item(
-            session,
-            config=config,
-            postmortem_id=postmortem.id,
-            title="Add a pool alert",
-            owner="alice",
-            due_on=date(2026, 2, 1),
-            by="a",
-            now=clock.now(),
-        )
         change_action_item(
             session, config=config, item_id=item.id, status="cancelled", by="a", now=clock.now()
         )
@@ -173,17 +154,9 @@ def test_exports_never_contain_secrets(
     _write(db, clock, postmortem, "resolution", "Ran `psql postgres://app:hunter2@db/app`")
     # A secret that becomes known only after it was pasted is masked on the way out.
     _write(db, clock, postmortem, "lessons_learned", f"We pasted {late_secret} in chat")
-    with db.session() as session, session.begin():
-        add_action_item(
-            session,
-            config=config,
-            postmortem_id=postmortem.id,
-            title="Rotate the key (api_key=sk_live_abcdefghijklmnop1234)",
-            owner="bob",
-            due_on=date(2026, 2, 1),
-            by="a",
-            now=clock.now(),
-        )
+    add_item(
+        db, clock, config, postmortem, title="Rotate the key (api_key=sk_live_abcdefghijklmnop1234)"
+    )
     register_secret(late_secret)
     with db.session() as session:
         stored = "".join(s.body for s in sections(session, postmortem_id=postmortem.id))

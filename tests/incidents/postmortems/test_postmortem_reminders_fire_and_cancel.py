@@ -6,14 +6,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from incidents_support import jobs_by_key, kinds, open_one, outbox_keys
-from postmortems_support import draft, work_through
+from postmortems_support import add_item, draft, work_through
 
 from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import FakeClock
 from opsbook.core.db import Database
 from opsbook.core.jobs import JobRunner
 from opsbook.incidents import get_incident, set_status
-from opsbook.incidents.postmortems.action_items import add_action_item, change_action_item
+from opsbook.incidents.postmortems.action_items import change_action_item
 from opsbook.incidents.postmortems.deadline import due_key
 from opsbook.incidents.postmortems.models import Postmortem
 from opsbook.incidents.postmortems.service import (
@@ -147,17 +147,7 @@ def test_an_overdue_action_item_is_reminded_at_its_owners_midnight_then_weekly(
 ) -> None:
     incident = work_through(db, clock, config)
     postmortem = draft(db, clock, config, incident)
-    with db.session() as session, session.begin():
-        item = add_action_item(
-            session,
-            config=config,
-            postmortem_id=postmortem.id,
-            title="Alert on pool saturation",
-            owner="bob",  # America/New_York
-            due_on=date(2026, 3, 6),
-            by="a",
-            now=clock.now(),
-        )
+    item = add_item(db, clock, config, postmortem, owner="bob", due_on=date(2026, 3, 6))  # New York
     # Bob's 7 March begins at 05:00 UTC (EST, before the 8 March DST change).
     overdue_from = datetime(2026, 3, 7, 5, 0, tzinfo=UTC)
     first = f"action-item:{item.id}:overdue:0:0"
@@ -190,17 +180,9 @@ def test_a_new_due_date_moves_the_reminder(
 ) -> None:
     incident = work_through(db, clock, config)
     postmortem = draft(db, clock, config, incident)
+    # alice lives in Europe/London: her midnight is 00:00 UTC in winter.
+    item = add_item(db, clock, config, postmortem, owner="alice", due_on=date(2026, 1, 10))
     with db.session() as session, session.begin():
-        item = add_action_item(
-            session,
-            config=config,
-            postmortem_id=postmortem.id,
-            title="Load test the pool",
-            owner="alice",  # Europe/London: midnight is 00:00 UTC in winter
-            due_on=date(2026, 1, 10),
-            by="a",
-            now=clock.now(),
-        )
         change_action_item(
             session,
             config=config,

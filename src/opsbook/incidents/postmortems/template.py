@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from opsbook.config.values import format_duration
 from opsbook.incidents.models import Incident, IncidentEvent, IncidentRole
+from opsbook.incidents.timeline import EVENT_KINDS
 
 # (key, title, the template's questions), in the seeds' order.
 SECTIONS: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
@@ -45,25 +46,12 @@ SECTIONS: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
 SECTION_KEYS: Final[tuple[str, ...]] = tuple(key for key, _, _ in SECTIONS)
 SECTION_TITLES: Final[dict[str, str]] = {key: title for key, title, _ in SECTIONS}
 
-# Timeline entries worth a line in the postmortem; notification bookkeeping is left out.
+# Timeline entries worth a line in the postmortem: not the notification bookkeeping, nor
+# what was written about the postmortem itself.
 _TIMELINE_KINDS: Final[frozenset[str]] = frozenset(
-    {
-        "created",
-        "alert_attached",
-        "acknowledged",
-        "status_changed",
-        "severity_changed",
-        "role_assigned",
-        "role_removed",
-        "note",
-        "output_attached",
-        "checklist_ticked",
-        "impact_changed",
-        "response_breached",
-        "escalated",
-        "merged",
-        "paged",
-    }
+    kind
+    for kind in EVENT_KINDS
+    if not kind.startswith(("notification_", "postmortem_", "action_item_"))
 )
 _CELL_LENGTH = 140
 
