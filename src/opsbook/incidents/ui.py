@@ -64,6 +64,11 @@ def _entry_view(entry: IncidentEvent) -> dict[str, Any]:
             view["label"] = f"note (corrects entry {entry.data['corrects']})"
     elif entry.kind == "output_attached":
         view["label"] = f"output: {entry.data.get('label', '')}"
+    elif entry.kind in ("status_changed", "severity_changed"):
+        reason = entry.data.get("reason")
+        view["body"] = f"{entry.data.get('from')} → {entry.data.get('to')}" + (
+            f": {reason}" if reason else ""
+        )
     return view
 
 

@@ -11,7 +11,15 @@ from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import FakeClock
 from opsbook.core.db import Database
 from opsbook.core.jobs import JobRunner
-from opsbook.incidents import Incident, acknowledge, merge, open_incident, record_page, resolve
+from opsbook.incidents import (
+    Incident,
+    IncidentError,
+    acknowledge,
+    merge,
+    open_incident,
+    record_page,
+    resolve,
+)
 from opsbook.incidents.reports.period import parse_period
 from opsbook.incidents.reports.service import incident_report, person_of
 
@@ -230,3 +238,39 @@ def test_a_report_period_is_read_in_the_service_time_zone(config: OpsbookConfig)
         parse_period("last week", None, now=now, zone=zone)
     with pytest.raises(ValueError, match="end must be after its start"):
         parse_period("2026-03-05", "2026-03-01", now=now, zone=zone)
+
+
+def test_a_page_is_recorded_in_the_shape_on_call_writes(
+    db: Database, clock: FakeClock, config: OpsbookConfig
+) -> None:
+    incident = _incident(db, clock, config, at=MONDAY, severity="P1")
+    with db.session() as session, session.begin():
+        entry = record_page(
+            session,
+            incident_id=incident.id,
+            person="bob",
+            channel="sms",
+            level=2,
+            step="team-lead",
+            notification_key="incident:1:page:bob:sms",
+            at=MONDAY + timedelta(seconds=5),
+        )
+    assert (entry.kind, entry.actor, entry.at) == ("paged", "oncall", MONDAY + timedelta(seconds=5))
+    assert entry.data == {
+        "person": "bob",
+        "channel": "sms",
+        "level": 2,
+        "step": "team-lead",
+        "notification_key": "incident:1:page:bob:sms",
+    }
+    with db.session() as session, pytest.raises(IncidentError, match="no incident with id 99"):
+        record_page(
+            session,
+            incident_id=99,
+            person="bob",
+            channel="sms",
+            level=1,
+            step="s",
+            notification_key="k",
+            at=MONDAY,
+        )

@@ -81,8 +81,11 @@ def stamp(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _local(value: datetime, zone: ZoneInfo) -> str:
-    return f"{value.astimezone(zone):%H:%M} {zone.key}"
+def _when(value: datetime, zone: ZoneInfo) -> str:
+    """A recorded instant, and the service's wall-clock time when that is not UTC."""
+    if zone.key == "UTC":
+        return stamp(value)
+    return f"{stamp(value)} ({value.astimezone(zone):%H:%M} {zone.key})"
 
 
 def span(delta: timedelta) -> str:
@@ -122,8 +125,7 @@ def _summary(record: Record) -> DraftSection:
         paragraphs.append(incident.summary.strip())
     paragraphs.append(_prompt("Describe what happened in a few sentences."))
     paragraphs.append(
-        f"**When did it occur?** Detected at {stamp(incident.triggered_at)} "
-        f"({_local(incident.triggered_at, record.timezone)})."
+        f"**When did it occur?** Detected at {_when(incident.triggered_at, record.timezone)}."
     )
     if incident.resolved_at is not None:
         paragraphs.append(
@@ -148,9 +150,10 @@ def _affected(incident: Incident) -> str:
         parts.append("components " + ", ".join(incident.components))
     if incident.service:
         parts.append(f"service {incident.service}")
+    text = "; ".join(parts) + "." if parts else ""
     if incident.users_affected is None and not incident.components:
-        parts.append(_prompt("Who was affected? No impact estimate was recorded."))
-    return "; ".join(parts) + "."
+        text += " " + _prompt("No impact estimate was recorded: who was affected?")
+    return text.strip()
 
 
 def _timeline(record: Record) -> DraftSection:
