@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opsbook.demo.target import TargetServer
+
 TEST_CONFIG = """\
 service:
   name: Test Service
@@ -18,3 +25,22 @@ channels:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def demo_target() -> Iterator[TargetServer]:
+    """The demo's sample app on a free loopback port, for as long as the block runs."""
+    server = TargetServer("127.0.0.1", 0)
+    server.start_in_thread()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def set_demo_mode(target: TargetServer, mode: str) -> None:
+    """Break or mend the sample app, as `curl -X POST -d mode=down .../_demo/mode` does."""
+    request = urllib.request.Request(f"{target.url}/_demo/mode", data=f"mode={mode}".encode())
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert json.loads(response.read())["mode"] == mode

@@ -17,6 +17,12 @@ from opsbook.core.security import AuditMiddleware, install_error_handlers
 from opsbook.core.web import ui as core_ui
 from opsbook.core.web.templating import STATIC_DIR
 from opsbook.incidents import api as incidents_api
+from opsbook.incidents import ui as incidents_ui
+from opsbook.incidents import ui_record as incidents_record_ui
+from opsbook.incidents.postmortems import api as postmortems_api
+from opsbook.incidents.postmortems import ui as postmortems_ui
+from opsbook.incidents.reports import api as reports_api
+from opsbook.incidents.reports import ui as reports_ui
 from opsbook.runtime import Runtime
 from opsbook.settings import Settings
 from opsbook.status import api as status_api
@@ -76,6 +82,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.status_snapshot = live
     app.state.status_signups = status_public.SignupLimiter()
     app.router.routes.extend(status_public.routes())
+    app.include_router(postmortems_api.router)
+    app.include_router(reports_api.router)
+    incidents_ui.setup_templates()
+    app.state.incident_panels = {"public_update": status_ui.public_update_context}
+    app.include_router(incidents_ui.router)
+    app.include_router(incidents_record_ui.router)
+    app.include_router(postmortems_ui.router)
+    app.include_router(reports_ui.router)
     # A plain Starlette route: /probe is a hot path and needs none of FastAPI's machinery.
     app.state.probe_handler = checks_api.probe_handler(runtime)
     app.add_route("/probe", checks_api.probe, methods=["GET"], include_in_schema=False)

@@ -14,6 +14,8 @@ from opsbook.core import cli as core_cli
 from opsbook.core.clihelp import ConfigOption, DatabaseOption, settings_from
 from opsbook.demo import cli as demo_cli
 from opsbook.incidents import cli as incidents_cli
+from opsbook.incidents.postmortems import cli as postmortems_cli
+from opsbook.incidents.reports import cli as reports_cli
 from opsbook.server import run_server, run_worker
 from opsbook.status import cli as status_cli
 
@@ -35,6 +37,9 @@ app.add_typer(core_cli.outbox_app, name="outbox")
 app.add_typer(checks_cli.checks_app, name="checks")
 app.add_typer(incidents_cli.incident_app, name="incident")
 app.add_typer(status_cli.status_app, name="status")
+app.add_typer(postmortems_cli.postmortem_app, name="postmortem")
+app.add_typer(postmortems_cli.action_items_app, name="action-items")
+app.command("report")(reports_cli.report)
 
 
 def _version(value: bool) -> None:

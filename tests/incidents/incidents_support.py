@@ -10,6 +10,21 @@ from opsbook.core.db import Database
 from opsbook.core.models import Job, Notification
 from opsbook.incidents import Incident, IncidentEvent, open_incident
 
+# People in two time zones (and one in the service's), for owners and pages.
+PEOPLE_CONFIG = """\
+service: {name: shop, timezone: Europe/Berlin}
+people:
+  - {id: alice, name: Alice, email: alice@example.com, timezone: Europe/London}
+  - {id: bob, name: Bob, email: bob@example.com, timezone: America/New_York}
+  - {id: carol, name: Carol, email: carol@example.com}
+channels:
+  - {name: incidents, kind: console}
+  - {name: leads, kind: console}
+severities:
+  P1:
+    escalate_to: [channel:leads]
+"""
+
 
 def open_one(
     db: Database,

@@ -36,6 +36,7 @@ from opsbook.config.values import (
     located_error,
     parse_duration,
 )
+from opsbook.incidents.config import PostmortemSettings
 from opsbook.notify.console.config import ConsoleChannelConfig
 from opsbook.notify.email.config import EmailChannelConfig
 from opsbook.notify.ntfy.config import NtfyChannelConfig
@@ -224,6 +225,7 @@ class OpsbookConfig(ConfigModel):
     checks: tuple[CheckConfig, ...] = ()
     severities: SeverityPolicy = Field(default_factory=default_severity_policy)
     status_page: StatusPageConfig = StatusPageConfig()
+    postmortems: PostmortemSettings = PostmortemSettings()
     settings: SettingsConfig = SettingsConfig()
 
     @model_validator(mode="before")
@@ -360,6 +362,10 @@ def _check_references(data: Mapping[str, Any], known: dict[str, list[str]]) -> l
     canary = checks.get("canary") if isinstance(checks, dict) else None
     loc: Loc = ("settings", "checks", "canary")
     problems += _missing(loc, "check", canary, known["checks"])
+    postmortems = data.get("postmortems")
+    remind = postmortems.get("remind") if isinstance(postmortems, dict) else None
+    for position, text in enumerate(remind if isinstance(remind, list) else []):
+        problems += _missing_target(("postmortems", "remind", position), text, known)
     for _, check in _items(data, "checks"):
         if check.get("name") == canary and check.get("heartbeat") is not None:
             problems.append(Problem(loc, f'the canary "{canary}" must probe, not be a heartbeat'))

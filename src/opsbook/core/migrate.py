@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "opsbook.checks.models",
     "opsbook.incidents.models",
     "opsbook.status.models",
+    "opsbook.incidents.postmortems.models",
 )
 
 

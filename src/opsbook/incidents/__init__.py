@@ -39,7 +39,7 @@ from opsbook.incidents.service import (
     timeline,
 )
 from opsbook.incidents.state import STATUSES, TRANSITIONS, TransitionNotAllowed
-from opsbook.incidents.timeline import EVENT_KINDS
+from opsbook.incidents.timeline import EVENT_KINDS, record_page
 
 __all__ = [
     "EVENT_KINDS",
@@ -69,6 +69,7 @@ __all__ = [
     "list_incidents",
     "merge",
     "open_incident",
+    "record_page",
     "register_incident_jobs",
     "remove_role",
     "resolve",

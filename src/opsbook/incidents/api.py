@@ -11,19 +11,18 @@ URLs name incidents by their human number (``/api/v1/incidents/42``).  Errors:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from opsbook import incidents
 from opsbook.config.defaults import Severity
 from opsbook.core.auth import Principal
 from opsbook.core.security import require, viewer
-from opsbook.incidents.errors import IncidentError, IncidentNotFound, TransitionNotAllowed
+from opsbook.incidents.http import expected_version, refusals, runtime_of
 from opsbook.incidents.models import Incident
 from opsbook.incidents.schemas import (
     ChecklistTickIn,
@@ -45,41 +44,9 @@ from opsbook.incidents.schemas import (
 )
 from opsbook.incidents.state import Status
 
-if TYPE_CHECKING:
-    from opsbook.runtime import Runtime
-
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 _responder = require("responder")
 T = TypeVar("T")
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def expected_version(
-    if_match: str | None = Header(
-        None, description="The version you read (the ETag of GET /{number}); a stale one is 409"
-    ),
-) -> int | None:
-    if if_match is None:
-        return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise HTTPException(422, f"If-Match must be an incident version number, got {if_match!r}")
-    return int(value)
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """The service's refusals as HTTP answers; see the module docstring."""
-    try:
-        yield
-    except IncidentNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except (IncidentError, TransitionNotAllowed) as exc:
-        raise HTTPException(409, str(exc)) from None
 
 
 def _find(session: Session, number: int) -> Incident:
@@ -92,8 +59,8 @@ def _act(
     action: Callable[[Session, int, datetime], T],
 ) -> tuple[T, IncidentDetail]:
     """Run ``action(session, incident_id, now)`` in one transaction; return it and the detail."""
-    runtime = _runtime(request)
-    with _refusals(), runtime.db.session() as session, session.begin():
+    runtime = runtime_of(request)
+    with refusals(), runtime.db.session() as session, session.begin():
         incident = _find(session, number)
         result = action(session, incident.id, runtime.clock.now())
         session.refresh(incident)
@@ -110,7 +77,7 @@ def list_incidents(
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[IncidentOut]:
     """Newest first."""
-    with _runtime(request).db.read_session() as session:
+    with runtime_of(request).db.read_session() as session:
         found = incidents.list_incidents(
             session, status=status, severity=severity, service=service, open_only=open, limit=limit
         )
@@ -122,8 +89,8 @@ def open_incident(
     request: Request, body: IncidentOpen, principal: Principal = Depends(_responder)
 ) -> IncidentDetail:
     """Open an incident: its checklist, response targets and notifications come with it."""
-    runtime = _runtime(request)
-    with _refusals(), runtime.db.session() as session, session.begin():
+    runtime = runtime_of(request)
+    with refusals(), runtime.db.session() as session, session.begin():
         incident = incidents.open_incident(
             session,
             config=runtime.config,
@@ -143,7 +110,7 @@ def open_incident(
 @router.get("/{number}", response_model=IncidentDetail, dependencies=[viewer])
 def get_incident(request: Request, response: Response, number: int) -> IncidentDetail:
     """The incident with its roles, checklist and alerts; the ETag is its version."""
-    with _refusals(), _runtime(request).db.read_session() as session:
+    with refusals(), runtime_of(request).db.read_session() as session:
         detail = incident_detail(session, _find(session, number))
     response.headers["ETag"] = f'"{detail.version}"'
     return detail
@@ -156,7 +123,7 @@ def get_timeline(
     kind: list[str] | None = Query(None, description="Only entries of these kinds"),
 ) -> list[EventOut]:
     """Every entry in the order it was written."""
-    with _refusals(), _runtime(request).db.read_session() as session:
+    with refusals(), runtime_of(request).db.read_session() as session:
         incident = _find(session, number)
         entries = incidents.timeline(session, incident_id=incident.id, kinds=kind)
         return [EventOut.model_validate(entry) for entry in entries]
@@ -189,7 +156,7 @@ def set_status(
     version: int | None = Depends(expected_version),
 ) -> IncidentDetail:
     """Move the incident as the transition table allows (docs/incidents.md)."""
-    config = _runtime(request).config
+    config = runtime_of(request).config
     _, detail = _act(
         request,
         number,
@@ -215,7 +182,7 @@ def change_severity(
     principal: Principal = Depends(_responder),
     version: int | None = Depends(expected_version),
 ) -> IncidentDetail:
-    config = _runtime(request).config
+    config = runtime_of(request).config
     _, detail = _act(
         request,
         number,
@@ -410,7 +377,7 @@ def close(
     version: int | None = Depends(expected_version),
 ) -> IncidentDetail:
     """Close a resolved incident (a status change to ``closed``)."""
-    config = _runtime(request).config
+    config = runtime_of(request).config
     reason = body.reason if body else ""
     _, detail = _act(
         request,
@@ -438,8 +405,8 @@ def merge(
     version: int | None = Depends(expected_version),
 ) -> IncidentDetail:
     """Merge this incident into ``into``; answers with the incident merged into."""
-    runtime = _runtime(request)
-    with _refusals(), runtime.db.session() as session, session.begin():
+    runtime = runtime_of(request)
+    with refusals(), runtime.db.session() as session, session.begin():
         source = _find(session, number)
         into = _find(session, body.into)
         kept = incidents.merge(

@@ -9,18 +9,20 @@ older release scheduled it) re-checks the incident and does nothing when satisfi
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from opsbook.config.schema import OpsbookConfig
 from opsbook.config.values import format_duration
 from opsbook.core.jobs import JobContext, JobHandler, JobRegistry
 from opsbook.incidents import targets
 from opsbook.incidents.lifecycle import save
 from opsbook.incidents.models import Incident
-from opsbook.incidents.timeline import append_event
+from opsbook.incidents.postmortems.jobs import register_postmortem_jobs
+from opsbook.incidents.timeline import SYSTEM_ACTOR, append_event
 
-SYSTEM_ACTOR = "opsbook"
+if TYPE_CHECKING:  # the schema imports opsbook.incidents.config: no import cycle at run time
+    from opsbook.config.schema import OpsbookConfig
 
-ConfigSource = Callable[[], OpsbookConfig]
+ConfigSource = Callable[[], "OpsbookConfig"]
 
 
 def make_respond_within_job(config: ConfigSource) -> JobHandler:
@@ -137,12 +139,13 @@ def unreachable_target(ctx: JobContext) -> None:
 
 
 def register_incident_jobs(registry: JobRegistry, *, config: ConfigSource) -> None:
-    """Register the response-target kinds; ``config`` reads the live configuration.
+    """Register the response-target and postmortem kinds; ``config`` reads the live config.
 
     Also registers fallbacks for the target-delivery kinds, which on-call and the status
     page replace with real handlers (:func:`opsbook.incidents.targets.target_job_kind`).
     """
     registry.register(targets.RESPOND_KIND, make_respond_within_job(config))
     registry.register(targets.ESCALATE_KIND, make_escalate_after_job(config))
+    register_postmortem_jobs(registry, config=config)
     for kind in targets.TARGET_KINDS:
         registry.register_fallback(targets.target_job_kind(kind), unreachable_target)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,13 +19,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from opsbook.config.defaults import SEVERITIES
-from opsbook.config.schema import OpsbookConfig
 from opsbook.incidents import targets
 from opsbook.incidents.errors import Conflict, IncidentError, IncidentNotFound
 from opsbook.incidents.models import Incident, IncidentChecklistItem
 from opsbook.incidents.naming import channel_base, unique_channel_name
+from opsbook.incidents.postmortems import deadline as postmortem_deadline
 from opsbook.incidents.state import check_transition, is_reopen
 from opsbook.incidents.timeline import append_event, redact_incident_text
+
+if TYPE_CHECKING:  # the schema imports opsbook.incidents.config: no import cycle at run time
+    from opsbook.config.schema import OpsbookConfig
 
 MAX_TITLE_LENGTH = 300
 _OPEN_ATTEMPTS = 5  # concurrent opens on PostgreSQL may race for a number or channel name
@@ -220,10 +224,12 @@ def _transition(
         targets.cancel_escalation(session, incident=incident, now=now)
     if status == "resolved":
         incident.resolved_at = now
+        postmortem_deadline.start(session, incident=incident, now=now)
     if status == "closed":
         incident.closed_at = now
     if reopen and config is not None:
         # A reopened incident is escalated afresh, from the moment it came back.
+        postmortem_deadline.stop(session, incident=incident, now=now)
         incident.resolved_at = None
         incident.escalation_cycle += 1
         incident.escalation_level = 0

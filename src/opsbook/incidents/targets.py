@@ -23,11 +23,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.orm import Session
 
-from opsbook.config.schema import OpsbookConfig, SeverityLevel
 from opsbook.config.values import Target
 from opsbook.core import jobs
 from opsbook.incidents.models import Incident
@@ -35,6 +34,9 @@ from opsbook.incidents.timeline import append_event
 from opsbook.notify.base import ChannelConfig
 from opsbook.notify.message import Message
 from opsbook.notify.service import UnknownChannel, notify
+
+if TYPE_CHECKING:  # the schema imports opsbook.incidents.config: no import cycle at run time
+    from opsbook.config.schema import OpsbookConfig, SeverityLevel
 
 RESPOND_KIND = "incidents.respond_within"
 ESCALATE_KIND = "incidents.escalate_after"

@@ -38,7 +38,16 @@ EVENT_KINDS: Final[tuple[str, ...]] = (
     "response_breached",
     "escalated",
     "merged",
+    # A person was paged (written by on-call, see record_page): reports count these.
+    "paged",
+    "postmortem_drafted",
+    "postmortem_status_changed",
+    "postmortem_overdue",  # the postmortem was not published by its due time
+    "action_item_added",
+    "action_item_changed",
+    "action_item_overdue",  # an open action item passed its due date (and each repeat)
 )
+SYSTEM_ACTOR: Final = "opsbook"  # who writes the entries that jobs write
 MAX_OUTPUT_CHARS = 64_000  # a pasted log beyond this is cut: the timeline is not a log store
 
 
@@ -92,6 +101,11 @@ def _redact_data(value: Any) -> Any:
     return value
 
 
+def redact_incident_data(value: Any) -> Any:
+    """Mask secrets anywhere in a JSON-like value: under sensitive keys and inside strings."""
+    return _redact_data(redact(value))
+
+
 def append_event(
     session: Session,
     *,
@@ -112,13 +126,58 @@ def append_event(
         actor=actor,
         body=redact_incident_text(body),
         # redact() masks values under sensitive keys; _redact_data masks inside strings.
-        data=_redact_data(redact(data or {})),
+        data=redact_incident_data(data or {}),
         visibility="internal",
     )
     # No flush here: the incident's own UPDATE (lifecycle.save) must be the first write
     # of a state change, so that a stale version surfaces as a Conflict there.
     session.add(event)
     return event
+
+
+def record_page(
+    session: Session,
+    *,
+    incident_id: int,
+    person: str,
+    channel: str,
+    level: int,
+    step: str,
+    notification_key: str,
+    at: datetime,
+    actor: str = "oncall",
+) -> IncidentEvent:
+    """Record that ``person`` was paged about the incident: a ``paged`` entry.
+
+    The on-call domain calls this in the transaction that queues the page, with ``at``
+    the time it was queued and ``notification_key`` the outbox idempotency key.  Reports
+    count these entries as pages (docs/incidents.md, "Reports")::
+
+        record_page(session, incident_id=incident.id, person="alice", channel="sms",
+                    level=1, step="primary", notification_key=key, at=now)
+    """
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise IncidentError(f"no incident with id {incident_id}")
+    if not person or not channel or not notification_key:
+        raise ValueError("a page needs a person, a channel and a notification key")
+    entry = append_event(
+        session,
+        incident=incident,
+        kind="paged",
+        actor=actor,
+        at=at,
+        body=f"paged {person} via {channel} (level {level})",
+        data={
+            "person": person,
+            "channel": channel,
+            "level": int(level),
+            "step": step,
+            "notification_key": notification_key,
+        },
+    )
+    session.flush()
+    return entry
 
 
 def events(

@@ -1,27 +1,16 @@
-"""``opsbook incident``: open, list, show and work an incident from a terminal.
-
-Commands act on the database directly, as ``opsbook jobs`` does, so they work with the
-server down.  Who acted is ``--as PERSON`` (a person id from ``people:``), recorded as
-``person:<id>``, or else ``cli:<login name>``.
-"""
+"""``opsbook incident``: open, list, show and work an incident from a terminal."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from opsbook import incidents
-from opsbook.config import OpsbookConfig
 from opsbook.core.clihelp import (
     ConfigOption,
     DatabaseOption,
@@ -34,61 +23,18 @@ from opsbook.core.clihelp import (
 )
 from opsbook.core.clock import SystemClock
 from opsbook.core.db import transaction
-from opsbook.incidents.errors import IncidentError, IncidentNotFound, TransitionNotAllowed
-from opsbook.incidents.models import Incident
+from opsbook.incidents.cli.common import (
+    AsOption,
+    NumberArgument,
+    ReasonOption,
+    act,
+    actor,
+    done,
+    incident_app,
+    refusals,
+    when,
+)
 from opsbook.incidents.schemas import EventOut, incident_detail, incident_out
-
-incident_app = typer.Typer(
-    help="Incidents: open, list, show, acknowledge, move, assign, note, resolve, close.",
-    no_args_is_help=True,
-)
-
-NumberArgument = typer.Argument(..., help="The incident's number (#42 is 42).", show_default=False)
-AsOption = typer.Option(
-    None,
-    "--as",
-    help="Act as this person from people: (default: cli:$USER).",
-    show_default=False,
-)
-ReasonOption = typer.Option("", "--reason", "-r", help="Why; kept in the timeline.")
-
-
-def _actor(loaded: OpsbookConfig, as_person: str | None) -> str:
-    if as_person is None:
-        user = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
-        return f"cli:{user}"
-    if loaded.find_person(as_person) is None:
-        known = ", ".join(p.id for p in loaded.people) or "none"
-        fail(f"no person {as_person!r} in people: (known: {known})", code=2)
-    return f"person:{as_person}"
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """The service's refusals are usage errors: exit 2 with its message."""
-    try:
-        yield
-    except (IncidentNotFound, IncidentError, TransitionNotAllowed) as exc:
-        message = exc.args[0] if exc.args else str(exc)
-        fail(str(message), code=2)
-
-
-def _act(
-    number: int,
-    *,
-    config: Path | None,
-    database: str | None,
-    as_person: str | None,
-    action: Callable[[Session, OpsbookConfig, int, str, datetime], Any],
-) -> Incident:
-    """Run one change on incident ``number`` in one transaction; return the incident."""
-    loaded = load_config_or_exit(config)
-    by = _actor(loaded, as_person)
-    with open_database(database) as db, _refusals(), transaction(db.session) as session:
-        incident = incidents.get_incident(session, number=number)
-        action(session, loaded, incident.id, by, SystemClock().now())
-        session.refresh(incident)
-        return incident
 
 
 @incident_app.command("open")
@@ -106,8 +52,8 @@ def incident_open(
 ) -> None:
     """Open an incident: its checklist, response targets and notifications come with it."""
     loaded = load_config_or_exit(config)
-    by = _actor(loaded, as_person)
-    with open_database(database) as db, _refusals(), transaction(db.session) as session:
+    by = actor(loaded, as_person)
+    with open_database(database) as db, refusals(), transaction(db.session) as session:
         incident = incidents.open_incident(
             session,
             config=loaded,
@@ -172,7 +118,7 @@ def incident_show(
     as_json: bool = JsonOption,
 ) -> None:
     """The incident: header, roles, checklist with ticks, and the timeline with times."""
-    with open_database(database) as db, _refusals(), db.read_session() as session:
+    with open_database(database) as db, refusals(), db.read_session() as session:
         incident = incidents.get_incident(session, number=number)
         detail = incident_detail(session, incident)
         entries = [
@@ -189,7 +135,7 @@ def incident_show(
     )
     console.print(
         f"service {detail.service or '-'} · channel {detail.channel_name} · "
-        f"triggered {_when(detail.triggered_at)} by {detail.created_by}",
+        f"triggered {when(detail.triggered_at)} by {detail.created_by}",
         highlight=False,
     )
     if detail.summary:
@@ -212,7 +158,7 @@ def incident_show(
             str(item.position),
             item.item,
             item.done_by or "",
-            _when(item.done_at) if item.done_at else "",
+            when(item.done_at) if item.done_at else "",
         )
     console.print(checklist)
     print_rows(
@@ -223,14 +169,6 @@ def incident_show(
     )
 
 
-def _when(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _done(incident: Incident, what: str) -> None:
-    console.print(f"#{incident.number} {what}", highlight=False)
-
-
 @incident_app.command("ack")
 def incident_ack(
     number: int = NumberArgument,
@@ -239,7 +177,7 @@ def incident_ack(
     database: str | None = DatabaseOption,
 ) -> None:
     """Acknowledge; on an incident past triggered this changes nothing."""
-    incident = _act(
+    incident = act(
         number,
         config=config,
         database=database,
@@ -248,7 +186,7 @@ def incident_ack(
             session, incident_id=incident_id, by=by, now=now
         ),
     )
-    _done(incident, f"is {incident.status}")
+    done(incident, f"is {incident.status}")
 
 
 @incident_app.command("status")
@@ -263,7 +201,7 @@ def incident_status(
     """Move the incident as the transition table allows (docs/incidents.md)."""
     if to not in incidents.STATUSES:
         fail(f"unknown status {to!r}; expected one of {', '.join(incidents.STATUSES)}", code=2)
-    incident = _act(
+    incident = act(
         number,
         config=config,
         database=database,
@@ -272,7 +210,7 @@ def incident_status(
             session, config=loaded, incident_id=incident_id, to=to, reason=reason, by=by, now=now
         ),
     )
-    _done(incident, f"is {incident.status}")
+    done(incident, f"is {incident.status}")
 
 
 @incident_app.command("severity")
@@ -285,7 +223,7 @@ def incident_severity(
     database: str | None = DatabaseOption,
 ) -> None:
     """Change the severity; response targets move to the new level's."""
-    incident = _act(
+    incident = act(
         number,
         config=config,
         database=database,
@@ -300,7 +238,7 @@ def incident_severity(
             now=now,
         ),
     )
-    _done(incident, f"is {incident.severity}")
+    done(incident, f"is {incident.severity}")
 
 
 @incident_app.command("assign")
@@ -313,7 +251,7 @@ def incident_assign(
     database: str | None = DatabaseOption,
 ) -> None:
     """Give a person a role; a commander, communications lead or scribe is replaced."""
-    incident = _act(
+    incident = act(
         number,
         config=config,
         database=database,
@@ -322,7 +260,7 @@ def incident_assign(
             session, incident_id=incident_id, role=role, person=person, by=by, now=now
         ),
     )
-    _done(incident, f": {person} is {role}")
+    done(incident, f": {person} is {role}")
 
 
 @incident_app.command("note")
@@ -335,7 +273,7 @@ def incident_note(
     database: str | None = DatabaseOption,
 ) -> None:
     """Add a note to the timeline."""
-    incident = _act(
+    incident = act(
         number,
         config=config,
         database=database,
@@ -344,7 +282,7 @@ def incident_note(
             session, incident_id=incident_id, markdown=markdown, corrects=corrects, by=by, now=now
         ),
     )
-    _done(incident, ": note added")
+    done(incident, ": note added")
 
 
 @incident_app.command("resolve")
@@ -356,7 +294,7 @@ def incident_resolve(
     database: str | None = DatabaseOption,
 ) -> None:
     """Resolve; on a resolved or closed incident this changes nothing."""
-    incident = _act(
+    incident = act(
         number,
         config=config,
         database=database,
@@ -365,7 +303,7 @@ def incident_resolve(
             session, incident_id=incident_id, reason=reason, by=by, now=now
         ),
     )
-    _done(incident, f"is {incident.status}")
+    done(incident, f"is {incident.status}")
 
 
 @incident_app.command("close")
@@ -377,7 +315,7 @@ def incident_close(
     database: str | None = DatabaseOption,
 ) -> None:
     """Close a resolved incident."""
-    incident = _act(
+    incident = act(
         number,
         config=config,
         database=database,
@@ -392,4 +330,4 @@ def incident_close(
             now=now,
         ),
     )
-    _done(incident, f"is {incident.status}")
+    done(incident, f"is {incident.status}")
