@@ -23,6 +23,7 @@ from opsbook.config import OpsbookConfig, load_config
 from opsbook.core.clock import Clock, SystemClock
 from opsbook.core.db import Database
 from opsbook.core.events import EventBus
+from opsbook.core.instance import stored_secret_key
 from opsbook.core.jobs import JobContext, JobRegistry, JobRunner, schedule
 from opsbook.core.logging import register_secret
 from opsbook.core.migrate import upgrade
@@ -32,6 +33,9 @@ from opsbook.incidents.jobs import register_incident_jobs
 from opsbook.notify.base import Transport
 from opsbook.notify.dispatcher import Dispatcher
 from opsbook.notify.registry import build_transports
+from opsbook.oncall.auditor import schedule_audit
+from opsbook.oncall.jobs import register_oncall_jobs
+from opsbook.oncall.paging import env_from
 from opsbook.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -52,6 +56,7 @@ class Runtime:
     events: EventBus = field(default_factory=EventBus)
     started_at: datetime | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _secret_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def create(
@@ -88,6 +93,7 @@ class Runtime:
             on_transition=runtime.events.publish,
         )
         register_incident_jobs(runtime.jobs, config=lambda: runtime.config)
+        register_oncall_jobs(runtime.jobs, env=env_from(runtime))
         return runtime
 
     def reload_config(self) -> OpsbookConfig:
@@ -100,6 +106,20 @@ class Runtime:
         self._register_secrets()
         log.info("config.reloaded", path=str(self.config_path))
         return config
+
+    def secret_key(self) -> str:
+        """Signs page links and feed tokens: OPSBOOK_SECRET_KEY, else one kept in the DB."""
+        if self._secret_key is None:
+            configured = self.settings.secret_key
+            key = configured.get_secret_value() if configured else stored_secret_key(self.db)
+            register_secret(key)
+            self._secret_key = key
+        return self._secret_key
+
+    def public_base_url(self) -> str:
+        """Where people reach this instance: links in pages and feeds start with it."""
+        url = self.config.settings.public_url or self.settings.public_url
+        return url or f"http://{self.settings.listen}"
 
     def _register_secrets(self) -> None:
         if self.settings.secret_key is not None:
@@ -133,6 +153,7 @@ class Runtime:
         with self.db.session() as session, session.begin():
             schedule_housekeeping(session, now=self.clock.now())
             schedule_check_jobs(session, now=self.clock.now())
+            schedule_audit(session, now=self.clock.now())
         return Worker(
             db=self.db,
             clock=self.clock,

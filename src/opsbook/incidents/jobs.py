@@ -136,6 +136,10 @@ def unreachable_target(ctx: JobContext) -> None:
     )
 
 
+def nobody_listens(ctx: JobContext) -> None:
+    """Fallback for ``incidents.acknowledged`` when no domain acts on acknowledgements."""
+
+
 def register_incident_jobs(registry: JobRegistry, *, config: ConfigSource) -> None:
     """Register the response-target kinds; ``config`` reads the live configuration.
 
@@ -146,3 +150,4 @@ def register_incident_jobs(registry: JobRegistry, *, config: ConfigSource) -> No
     registry.register(targets.ESCALATE_KIND, make_escalate_after_job(config))
     for kind in targets.TARGET_KINDS:
         registry.register_fallback(targets.target_job_kind(kind), unreachable_target)
+    registry.register_fallback(targets.ACKNOWLEDGED_KIND, nobody_listens)

@@ -38,6 +38,8 @@ EVENT_KINDS: Final[tuple[str, ...]] = (
     "response_breached",
     "escalated",
     "merged",
+    "paged",  # on-call queued a page: person, channel, level, step, notification_key
+    "escalation_repaired",  # the on-call auditor re-scheduled a lost or missing step
 )
 MAX_OUTPUT_CHARS = 64_000  # a pasted log beyond this is cut: the timeline is not a log store
 
