@@ -33,8 +33,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/login", "/api/openapi.json", "/api/docs", "/favicon.ico"}
 )
-# Heartbeat pings carry their own credential: the check's unguessable key in the path.
-PUBLIC_PREFIXES = ("/static/", "/api/v1/heartbeats/")
+# Heartbeat pings carry their own credential: the check's unguessable key in the path;
+# so do the links in a page (a signed, single-use, expiring token; docs/oncall.md).
+PUBLIC_PREFIXES = ("/static/", "/api/v1/heartbeats/", "/links/")
 
 
 class NotAuthenticated(HTTPException):
