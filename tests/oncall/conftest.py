@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from oncall_support import ONCALL_CONFIG, SECRET
 
 from opsbook.config.loader import load_config_text
 from opsbook.config.schema import OpsbookConfig
@@ -14,7 +15,6 @@ from opsbook.core.jobs import JobRegistry, JobRunner
 from opsbook.incidents import register_incident_jobs
 from opsbook.oncall.jobs import register_oncall_jobs
 from opsbook.oncall.paging import PagingEnv
-from oncall_support import ONCALL_CONFIG, SECRET
 
 
 @pytest.fixture

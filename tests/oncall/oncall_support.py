@@ -28,9 +28,11 @@ people:
     contact:
       - {method: email, channel: mail}
       - {method: sms, channel: sms, after: 2m}
-  - {id: dev, name: Dev Patel, email: dev@example.com, contact: [{method: console, channel: console}]}
-  - {id: lucia, name: Lucia Romero, email: lucia@example.com, contact: [{method: console, channel: console}]}
-  - {id: priya, name: Priya Raman, email: priya@example.com, contact: [{method: email, channel: mail}]}
+  - {id: dev, name: Dev Patel, email: dev@example.com, contact: [&console {method: console,
+     channel: console}]}
+  - {id: lucia, name: Lucia Romero, email: lucia@example.com, contact: [*console]}
+  - {id: priya, name: Priya Raman, email: priya@example.com, contact: [{method: email,
+     channel: mail}]}
 teams:
   - {name: platform, members: [maya, dev, lucia]}
 channels:
@@ -42,7 +44,8 @@ channels:
     smtp: {host: 127.0.0.1, port: 2525, security: none}
   - name: sms
     kind: sms
-    providers: [{api_base: "http://127.0.0.1:9", account_sid: AC123, auth_token: t0k, from: "+15550000000"}]
+    providers:
+      - {api_base: "http://127.0.0.1:9", account_sid: AC123, auth_token: t0k, from: "+15550000000"}
 oncall:
   schedules:
     - name: platform

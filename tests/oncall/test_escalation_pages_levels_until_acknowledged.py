@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from oncall_support import escalation_of, jobs_of, open_one, outbox, paged, who_was_paged
+
 from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import FakeClock
 from opsbook.core.db import Database
 from opsbook.core.jobs import JobRunner
 from opsbook.incidents import acknowledge, resolve, timeline
 from opsbook.oncall.escalation import STEP_KIND
-from oncall_support import escalation_of, jobs_of, open_one, outbox, paged, who_was_paged
 
 
 def test_levels_page_in_turn_with_personal_rules_and_the_documented_timeline_entry(
