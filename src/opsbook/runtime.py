@@ -85,6 +85,9 @@ class Runtime:
             started_at=clock.now(),
         )
         runtime._register_secrets()
+        # Read (or generate) the signing key now: job handlers sign page links inside a
+        # transaction, where reading it would need a second one.
+        runtime.secret_key()
         register_core_jobs(runtime.jobs)
         register_check_jobs(
             runtime.jobs,

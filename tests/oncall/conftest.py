@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from oncall_support import ONCALL_CONFIG, SECRET
@@ -15,6 +16,7 @@ from opsbook.core.jobs import JobRegistry, JobRunner
 from opsbook.incidents import register_incident_jobs
 from opsbook.oncall.jobs import register_oncall_jobs
 from opsbook.oncall.paging import PagingEnv
+from opsbook.runtime import Runtime
 
 
 @pytest.fixture
@@ -42,3 +44,20 @@ def make_runner(
         return JobRunner(db=db, registry=registry, clock=clock, worker_id=worker_id)
 
     return build
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """The app fixtures (runtime, client, tokens) load the on-call configuration."""
+    path = tmp_path / "opsbook.yaml"
+    path.write_text(ONCALL_CONFIG)
+    return path
+
+
+@pytest.fixture
+def run_jobs(runtime: Runtime) -> Callable[[], int]:
+    """Run every due job of the app's runtime, as its worker would; returns how many ran."""
+    runner = JobRunner(
+        db=runtime.db, registry=runtime.jobs, clock=runtime.clock, worker_id="w", services=runtime
+    )
+    return lambda: len(runner.run_until_idle())

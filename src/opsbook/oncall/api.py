@@ -219,6 +219,11 @@ def feeds(request: Request) -> list[FeedOut]:
     return found
 
 
+def _feed_now(runtime: Runtime) -> datetime:
+    # Calendars count in whole seconds; a window on whole minutes keeps shifts exact.
+    return runtime.clock.now().replace(second=0, microsecond=0)
+
+
 def _feed_allowed(
     request: Request, scope: Literal["schedule", "person"], name: str, token: str | None
 ) -> None:
@@ -239,7 +244,7 @@ def person_feed(request: Request, person: str, token: str | None = None) -> Resp
     """The shifts of one person across all schedules, from 7 days ago to 90 days ahead."""
     _feed_allowed(request, "person", person, token)
     runtime = _runtime(request)
-    now_ = runtime.clock.now()
+    now_ = _feed_now(runtime)
     with _refusals(), runtime.db.read_session() as session:
         found = service.person_shifts(
             session,
@@ -263,7 +268,7 @@ def schedule_feed(request: Request, schedule: str, token: str | None = None) -> 
     """Every layer's shifts of one schedule, from 7 days ago to 90 days ahead."""
     _feed_allowed(request, "schedule", schedule, token)
     runtime = _runtime(request)
-    now_ = runtime.clock.now()
+    now_ = _feed_now(runtime)
     with _refusals(), runtime.db.read_session() as session:
         layers = service.final_shifts(
             session,
