@@ -10,6 +10,7 @@ with the ``icalendar`` parser, must list exactly the non-gap shifts.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -127,7 +128,9 @@ def oracle(
 
 
 windows = st.datetimes(
-    min_value=datetime(2024, 1, 1), max_value=datetime(2027, 12, 1), timezones=st.just(UTC)
+    min_value=datetime(2024, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive
+    max_value=datetime(2027, 12, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
 )
 # Calendars count in whole seconds, and feeds start at a whole minute.
 minutes = windows.map(lambda value: value.replace(second=0, microsecond=0))
@@ -159,7 +162,7 @@ def test_at_every_instant_exactly_the_right_person_is_on_call(
     # The shifts tile the window: contiguous, non-empty, merged where nothing changes.
     assert shifts[0].start == start
     assert shifts[-1].end == end
-    for left, right in zip(shifts, shifts[1:], strict=False):
+    for left, right in itertools.pairwise(shifts):
         assert left.end == right.start
         assert (left.person, left.source) != (right.person, right.source)
     assert all(s.start < s.end for s in shifts)
@@ -194,8 +197,10 @@ def test_every_handoff_is_at_the_handoff_wall_time_or_just_past_a_gap(
         if offset_in_turn:
             # Only a handoff that fell into a spring-forward gap moves: by the gap's size.
             before = (shift.start - timedelta(hours=3)).astimezone(zone).utcoffset()
-            assert before is not None and local.utcoffset() is not None
-            assert offset_in_turn == local.utcoffset() - before  # type: ignore[operator]
+            after = local.utcoffset()
+            assert before is not None
+            assert after is not None
+            assert offset_in_turn == after - before
 
 
 def _parsed(text: str) -> list[tuple[datetime, datetime, str]]:
