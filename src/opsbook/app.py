@@ -14,6 +14,7 @@ from opsbook.core.web.templating import STATIC_DIR
 from opsbook.incidents import api as incidents_api
 from opsbook.oncall import api as oncall_api
 from opsbook.oncall import linkpages as oncall_links
+from opsbook.oncall import ui as oncall_ui
 from opsbook.runtime import Runtime
 from opsbook.settings import Settings
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(incidents_api.router)
     app.include_router(oncall_api.router)
     app.include_router(oncall_links.router)
+    app.include_router(oncall_ui.router)
     # A plain Starlette route: /probe is a hot path and needs none of FastAPI's machinery.
     app.state.probe_handler = checks_api.probe_handler(runtime)
     app.add_route("/probe", checks_api.probe, methods=["GET"], include_in_schema=False)

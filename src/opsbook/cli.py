@@ -14,6 +14,7 @@ from opsbook.core import cli as core_cli
 from opsbook.core.clihelp import ConfigOption, DatabaseOption, settings_from
 from opsbook.demo import cli as demo_cli
 from opsbook.incidents import cli as incidents_cli
+from opsbook.oncall import cli as oncall_cli
 from opsbook.server import run_server, run_worker
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(core_cli.jobs_app, name="jobs")
 app.add_typer(core_cli.outbox_app, name="outbox")
 app.add_typer(checks_cli.checks_app, name="checks")
 app.add_typer(incidents_cli.incident_app, name="incident")
+app.add_typer(oncall_cli.oncall_app, name="oncall")
 
 
 def _version(value: bool) -> None:
