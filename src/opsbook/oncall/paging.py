@@ -348,7 +348,7 @@ def step_message(incident: Incident, *, level: int, run: int) -> Message:
     return incident_message(
         incident,
         event="incident.paged",
-        title=f"[{incident.severity}] #{incident.number} {incident.title}",
+        title=f"#{incident.number} {incident.title}",  # channels prefix the severity
         text=f"You are paged at escalation level {level}{again}. Acknowledge to stop the "
         "escalation.",
     )
