@@ -44,7 +44,8 @@ settings:
 people:
   - {{id: maya, name: Maya, email: maya@example.com, contact: [{{method: webhook, channel: hook}}]}}
   - {{id: dev, name: Dev, email: dev@example.com, contact: [{{method: webhook, channel: hook}}]}}
-  - {{id: priya, name: Priya, email: priya@example.com, contact: [{{method: webhook, channel: hook}}]}}
+  - {{id: priya, name: Priya, email: priya@example.com,
+     contact: [{{method: webhook, channel: hook}}]}}
 channels:
   - {{name: hook, kind: webhook, url: "{url}"}}
 severities:
