@@ -29,7 +29,7 @@ from opsbook.notify.service import UnknownChannel, notify
 from opsbook.oncall.config import ContactMethodConfig, PolicyTarget
 from opsbook.oncall.links import LINK_LABELS, LinkAction, link_url, sign_link
 from opsbook.oncall.models import RoundRobinTurn
-from opsbook.oncall.service import current_shift
+from opsbook.oncall.service import person_at
 
 log = structlog.get_logger(__name__)
 
@@ -83,10 +83,10 @@ def resolve_people(
         found = config.oncall.find_schedule(name) if name else None
         if found is None or target.layer not in found.layers.defined():
             return [], f"no schedule {name!r} with a {target.layer} layer"
-        shift = current_shift(session, config=config, schedule=found, layer=target.layer, at=now)
-        if shift.person is None:
+        person = person_at(session, config=config, schedule=found, layer=target.layer, at=now)
+        if person is None:
             return [], f"no one is on call for {found.name} ({target.layer}): a gap"
-        return [shift.person], None
+        return [person], None
     if target.kind == "person":
         if config.find_person(target.name) is None:
             return [], f"no person {target.name!r} in people:"

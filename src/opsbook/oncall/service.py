@@ -92,6 +92,21 @@ def current_shift(
     return on_call(schedule, layer, zone=zone, at=at, overrides=spans)
 
 
+def person_at(
+    session: Session, *, config: OpsbookConfig, schedule: ScheduleConfig, layer: str, at: datetime
+) -> str | None:
+    """Who holds ``layer`` at ``at`` (None in a gap): what paging asks, cheaply.
+
+    Unlike :func:`current_shift` it resolves only the instant, not the whole shift.
+    """
+    end = at + timedelta(seconds=1)
+    spans = override_spans(session, schedule=schedule.name, start=at, end=end)
+    shifts = layer_shifts(
+        schedule, layer, zone=zone_of(config, schedule), start=at, end=end, overrides=spans
+    )
+    return shifts[0].person
+
+
 def who_is_on_call(
     session: Session, *, config: OpsbookConfig, at: datetime, schedule: str | None = None
 ) -> list[Shift]:
