@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from opsbook.core import auth
@@ -106,19 +106,23 @@ def _local_time(text: str, zone: Any) -> datetime:
 
 
 @router.post("/oncall/overrides")
-async def add_override(
-    request: Request,
-    schedule: str = Form(...),
-    person: str = Form(...),
-    start: str = Form(...),
-    end: str = Form(...),
-    layer: str = Form("primary"),
-    reason: str = Form(""),
-) -> Response:
+async def add_override(request: Request) -> Response:
+    # The form is read after the login check, so an anonymous post is sent to log in.
     checked = await _editor(request)
     if isinstance(checked, Response):
         return checked
-    principal, _form = checked
+    principal, form = checked
+    schedule, person, start, end, layer, reason = (
+        str(form.get(name) or default)
+        for name, default in (
+            ("schedule", ""),
+            ("person", ""),
+            ("start", ""),
+            ("end", ""),
+            ("layer", "primary"),
+            ("reason", ""),
+        )
+    )
     runtime = _runtime(request)
     try:
         found = service.get_schedule(runtime.config, schedule)
