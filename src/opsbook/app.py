@@ -23,6 +23,9 @@ from opsbook.incidents.postmortems import api as postmortems_api
 from opsbook.incidents.postmortems import ui as postmortems_ui
 from opsbook.incidents.reports import api as reports_api
 from opsbook.incidents.reports import ui as reports_ui
+from opsbook.oncall import api as oncall_api
+from opsbook.oncall import linkpages as oncall_links
+from opsbook.oncall import ui as oncall_ui
 from opsbook.runtime import Runtime
 from opsbook.settings import Settings
 from opsbook.status import api as status_api
@@ -90,6 +93,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(incidents_record_ui.router)
     app.include_router(postmortems_ui.router)
     app.include_router(reports_ui.router)
+    app.include_router(oncall_api.router)
+    app.include_router(oncall_links.router)
+    app.include_router(oncall_ui.router)
+    app.state.oncall_now = oncall_ui.dashboard_now
     # A plain Starlette route: /probe is a hot path and needs none of FastAPI's machinery.
     app.state.probe_handler = checks_api.probe_handler(runtime)
     app.add_route("/probe", checks_api.probe, methods=["GET"], include_in_schema=False)

@@ -16,6 +16,7 @@ from opsbook.demo import cli as demo_cli
 from opsbook.incidents import cli as incidents_cli
 from opsbook.incidents.postmortems import cli as postmortems_cli
 from opsbook.incidents.reports import cli as reports_cli
+from opsbook.oncall import cli as oncall_cli
 from opsbook.server import run_server, run_worker
 from opsbook.status import cli as status_cli
 
@@ -40,6 +41,7 @@ app.add_typer(status_cli.status_app, name="status")
 app.add_typer(postmortems_cli.postmortem_app, name="postmortem")
 app.add_typer(postmortems_cli.action_items_app, name="action-items")
 app.command("report")(reports_cli.report)
+app.add_typer(oncall_cli.oncall_app, name="oncall")
 
 
 def _version(value: bool) -> None:

@@ -23,6 +23,7 @@ from opsbook.config import OpsbookConfig, load_config
 from opsbook.core.clock import Clock, SystemClock
 from opsbook.core.db import Database
 from opsbook.core.events import EventBus
+from opsbook.core.instance import stored_secret_key
 from opsbook.core.jobs import JobContext, JobRegistry, JobRunner, schedule
 from opsbook.core.logging import register_secret
 from opsbook.core.migrate import upgrade
@@ -32,6 +33,9 @@ from opsbook.incidents.jobs import register_incident_jobs
 from opsbook.notify.base import Transport
 from opsbook.notify.dispatcher import Dispatcher
 from opsbook.notify.registry import build_transports
+from opsbook.oncall.auditor import schedule_audit
+from opsbook.oncall.jobs import register_oncall_jobs
+from opsbook.oncall.paging import env_from
 from opsbook.settings import Settings
 from opsbook.status.delivery import status_transports
 from opsbook.status.jobs import register_status_jobs, schedule_status_jobs
@@ -54,6 +58,7 @@ class Runtime:
     events: EventBus = field(default_factory=EventBus)
     started_at: datetime | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _secret_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def create(
@@ -82,6 +87,9 @@ class Runtime:
             started_at=clock.now(),
         )
         runtime._register_secrets()
+        # Read (or generate) the signing key now: job handlers sign page links inside a
+        # transaction, where reading it would need a second one.
+        runtime.secret_key()
         register_core_jobs(runtime.jobs)
         register_check_jobs(
             runtime.jobs,
@@ -91,6 +99,7 @@ class Runtime:
         )
         register_incident_jobs(runtime.jobs, config=lambda: runtime.config)
         register_status_jobs(runtime.jobs, config=lambda: runtime.config)
+        register_oncall_jobs(runtime.jobs, env=env_from(runtime))
         return runtime
 
     def reload_config(self) -> OpsbookConfig:
@@ -103,6 +112,20 @@ class Runtime:
         self._register_secrets()
         log.info("config.reloaded", path=str(self.config_path))
         return config
+
+    def secret_key(self) -> str:
+        """Signs page links and feed tokens: OPSBOOK_SECRET_KEY, else one kept in the DB."""
+        if self._secret_key is None:
+            configured = self.settings.secret_key
+            key = configured.get_secret_value() if configured else stored_secret_key(self.db)
+            register_secret(key)
+            self._secret_key = key
+        return self._secret_key
+
+    def public_base_url(self) -> str:
+        """Where people reach this instance: links in pages and feeds start with it."""
+        url = self.config.settings.public_url or self.settings.public_url
+        return url or f"http://{self.settings.listen}"
 
     def _register_secrets(self) -> None:
         if self.settings.secret_key is not None:
@@ -137,6 +160,7 @@ class Runtime:
             schedule_housekeeping(session, now=self.clock.now())
             schedule_check_jobs(session, now=self.clock.now())
             schedule_status_jobs(session, now=self.clock.now())
+            schedule_audit(session, now=self.clock.now())
         return Worker(
             db=self.db,
             clock=self.clock,

@@ -107,7 +107,7 @@ def test_the_demo_config_is_valid_and_watches_the_sample_app(tmp_path: Path) -> 
     assert "{" + "target_url}" not in text
     config = load_config_text(text, filename=str(DEMO_CONFIG))
     assert config.find_person("alice") is not None
-    assert [channel.name for channel in config.channels] == ["console"]
+    assert [channel.name for channel in config.channels] == ["console", "mail"]
     assert [check.kind for check in config.checks] == ["http", "http", "http", "tls", "command"]
 
 

@@ -40,6 +40,13 @@ def test_the_subject_is_one_line() -> None:
     assert render_subject(MESSAGE) == "[P1] <script>alert(1)</script> checkout is failing"
 
 
+def test_a_title_that_already_names_its_severity_is_not_tagged_twice() -> None:
+    tagged = Message(title="[P1] #4 Checkout is failing", severity="P1")
+    assert render_subject(tagged) == "[P1] #4 Checkout is failing"
+    assert render_text(tagged).splitlines()[0] == "[P1] #4 Checkout is failing"
+    assert "<h2>[P1] #4 Checkout is failing</h2>" in render_html(tagged)
+
+
 def test_html_escapes_every_value_and_drops_unsafe_link_targets() -> None:
     html = render_html(MESSAGE)
     assert "<script>" not in html

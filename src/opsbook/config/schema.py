@@ -46,6 +46,7 @@ from opsbook.notify.teams.config import TeamsChannelConfig
 from opsbook.notify.telegram.config import TelegramChannelConfig
 from opsbook.notify.voice.config import VoiceChannelConfig
 from opsbook.notify.webhook.config import WebhookChannelConfig
+from opsbook.oncall.config import ContactMethodConfig, OncallConfig, check_oncall_references
 from opsbook.status.config import StatusPageConfig
 
 # Adding a channel kind is one line here (plus its folder in opsbook.notify).
@@ -96,6 +97,8 @@ class PersonConfig(ConfigModel):
     role: Literal["viewer", "responder", "admin"] = "responder"
     slack: Text | None = None
     phone: PhoneNumber | None = None
+    # How to page this person, in order; each method may wait (`after: 2m`) for an ack.
+    contact: tuple[ContactMethodConfig, ...] = ()
 
 
 class TeamConfig(ConfigModel):
@@ -226,6 +229,7 @@ class OpsbookConfig(ConfigModel):
     severities: SeverityPolicy = Field(default_factory=default_severity_policy)
     status_page: StatusPageConfig = StatusPageConfig()
     postmortems: PostmortemSettings = PostmortemSettings()
+    oncall: OncallConfig = OncallConfig()
     settings: SettingsConfig = SettingsConfig()
 
     @model_validator(mode="before")
@@ -348,6 +352,11 @@ def cross_check(data: Mapping[str, Any]) -> list[Problem]:
             targets = level.get(field) if isinstance(level, dict) else None
             for position, text in enumerate(targets if isinstance(targets, list) else []):
                 problems += _missing_target(("severities", severity, field, position), text, known)
+    for loc, noun, name, names in check_oncall_references(data, known):
+        if noun:
+            problems += _missing(loc, noun, name, names if isinstance(names, list) else [])
+        else:
+            problems.append(Problem(loc, str(name)))
     return problems + _check_references(data, known)
 
 

@@ -183,6 +183,21 @@ def cancel(session: Session, *, key: str, now: datetime) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def cancel_prefixed(session: Session, *, prefix: str, now: datetime) -> int:
+    """Cancel every pending job whose key starts with ``prefix``; returns how many.
+
+    ``prefix`` is matched literally (``%`` and ``_`` in it are escaped).
+    """
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    result = session.execute(
+        update(Job)
+        .where(Job.status == "pending", Job.key.like(pattern, escape="\\"))
+        .values(status="cancelled", finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def retry_dead(session: Session, *, job_id: int, now: datetime) -> bool:
     """Give a dead job a fresh set of attempts (``opsbook jobs retry``)."""
     result = session.execute(

@@ -22,6 +22,7 @@ MODEL_MODULES = (
     "opsbook.incidents.models",
     "opsbook.status.models",
     "opsbook.incidents.postmortems.models",
+    "opsbook.oncall.models",
 )
 
 

@@ -52,9 +52,10 @@ PUBLIC_PATHS = frozenset(
         "/status",
     }
 )
-# Heartbeat pings carry their own credential: the check's unguessable key in the path.
+# Heartbeat pings carry their own credential: the check's unguessable key in the path;
+# so do the links in a page (a signed, single-use, expiring token; docs/oncall.md).
 # /status/ is the public status page: its pages, feeds, badges and subscriber forms.
-PUBLIC_PREFIXES = ("/static/", "/api/v1/heartbeats/", "/status/")
+PUBLIC_PREFIXES = ("/static/", "/api/v1/heartbeats/", "/links/", "/status/")
 
 
 class NotAuthenticated(HTTPException):

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from opsbook.core import auth
 from opsbook.core.clihelp import fail
+from opsbook.demo.mailsink import MailSink, describe_mail
 from opsbook.demo.target import (
     DEMO_CERT,
     DEMO_KEY,
@@ -19,6 +21,7 @@ from opsbook.demo.target import (
     TargetState,
     create_app_database,
 )
+from opsbook.incidents import Incident, open_incident
 from opsbook.notify.message import Message
 from opsbook.notify.service import notify
 from opsbook.runtime import Runtime
@@ -71,6 +74,11 @@ def demo(
     app_db = (directory / "app.db").resolve()
     create_app_database(app_db)
     opsbook_port = _free_port(host, port)
+    mail_sink = MailSink(
+        host,
+        on_mail=lambda mail: console.print(describe_mail(mail), highlight=False, soft_wrap=True),
+    )
+    mail_sink.start()
     config_path = directory / "opsbook.yaml"
     database_url = f"sqlite:///{directory / 'opsbook.db'}"
     config_path.write_text(
@@ -80,6 +88,8 @@ def demo(
             app_db=app_db,
             config_path=config_path,
             database_url=database_url,
+            mail_port=mail_sink.port,
+            opsbook_url=f"http://{host}:{opsbook_port}",
         )
     )
     settings = Settings(
@@ -108,6 +118,7 @@ def demo(
                 idempotency_key=f"demo-started:{now.isoformat()}",
                 now=now,
             )
+            incident = open_demo_page(session, runtime=runtime)
         lines = [
             "",
             "[bold]opsbook demo[/] is running. Stop with Ctrl-C.",
@@ -121,6 +132,11 @@ def demo(
             "                   (modes: ok, slow, degraded, down)",
             f"  config           {config_path}",
             f"  its checks       opsbook checks --config {config_path} --database {database_url}",
+            f"  on call          {base}/oncall   opsbook oncall now --config {config_path} "
+            f"--database {database_url}",
+            f"  paging           incident #{incident.number} pages the on-call now (console and",
+            f"                   the mail sink on 127.0.0.1:{mail_sink.port}); open its",
+            "                   Acknowledge link and press the button to stop the escalation",
             "",
         ]
         console.print("\n".join(lines), highlight=False, soft_wrap=True)
@@ -131,13 +147,37 @@ def demo(
         for server in (target, tls_target):
             server.shutdown()
             server.server_close()
+        mail_sink.stop()
+
+
+def open_demo_page(session: Session, *, runtime: Runtime) -> Incident:
+    """Open the demo's incident: its P1 policy pages the on-call through the outbox."""
+    return open_incident(
+        session,
+        config=runtime.config,
+        title="Demo: the on-call is paged (acknowledge me)",
+        severity="P1",
+        summary="Opened by `opsbook demo` so you can see a page and acknowledge it.",
+        by="demo",
+        now=runtime.clock.now(),
+        source="demo",
+    )
 
 
 def render_demo_config(
-    *, target_url: str, tls_port: int, app_db: Path, config_path: Path, database_url: str
+    *,
+    target_url: str,
+    tls_port: int,
+    app_db: Path,
+    config_path: Path,
+    database_url: str,
+    mail_port: int = 2525,
+    opsbook_url: str = "http://127.0.0.1:8080",
 ) -> str:
     """The demo's opsbook.yaml with this run's addresses and paths filled in."""
     values = {
+        "mail_port": str(mail_port),
+        "opsbook_url": opsbook_url,
         "target_url": target_url,
         "tls_port": str(tls_port),
         "tls_ca": str(DEMO_CERT),

@@ -138,6 +138,10 @@ def unreachable_target(ctx: JobContext) -> None:
     )
 
 
+def nobody_listens(ctx: JobContext) -> None:
+    """Fallback for ``incidents.acknowledged`` when no domain acts on acknowledgements."""
+
+
 def register_incident_jobs(registry: JobRegistry, *, config: ConfigSource) -> None:
     """Register the response-target and postmortem kinds; ``config`` reads the live config.
 
@@ -149,3 +153,4 @@ def register_incident_jobs(registry: JobRegistry, *, config: ConfigSource) -> No
     register_postmortem_jobs(registry, config=config)
     for kind in targets.TARGET_KINDS:
         registry.register_fallback(targets.target_job_kind(kind), unreachable_target)
+    registry.register_fallback(targets.ACKNOWLEDGED_KIND, nobody_listens)

@@ -217,11 +217,13 @@ def _transition(
         incident.acknowledged_at = now
         append_event(session, incident=incident, kind="acknowledged", actor=by, at=now)
         targets.cancel_respond_within(session, incident=incident, now=now)
+        targets.on_first_response(session, incident=incident, now=now)
     if status == "mitigated" and incident.mitigated_at is None:
         incident.mitigated_at = now
     if status in ("resolved", "closed"):
         targets.cancel_respond_within(session, incident=incident, now=now)
         targets.cancel_escalation(session, incident=incident, now=now)
+        targets.cancel_scoped_jobs(session, incident=incident, now=now)
     if status == "resolved":
         incident.resolved_at = now
         postmortem_deadline.start(session, incident=incident, now=now)

@@ -54,6 +54,7 @@ def merge(
     source.merged_into_id = into.id
     targets.cancel_respond_within(session, incident=source, now=now)
     targets.cancel_escalation(session, incident=source, now=now)
+    targets.cancel_scoped_jobs(session, incident=source, now=now)
     append_event(
         session,
         incident=source,

@@ -9,6 +9,12 @@ Job keys (unique, so scheduling twice is harmless):
 - ``incident:{id}:{purpose}:{target}`` — a target that is not a channel (``oncall:``,
   ``person:``, ``team:``, ``status_page``, ``stakeholders``), handed to the domain that
   can reach it as a job of kind ``incidents.target.<kind>`` (see :func:`target_job_kind`).
+- ``incident:{id}:acknowledged`` — the first acknowledgement, announced as a job of kind
+  ``incidents.acknowledged`` for domains that act on it (on-call's re-trigger timer).
+- ``incident:{id}:until-ack:...`` and ``incident:{id}:until-resolve:...`` — jobs other
+  domains schedule for an incident (on-call's escalation steps): the lifecycle cancels
+  the first kind in the transaction of the first acknowledgement, and both in the one
+  that resolves or closes the incident, so none of them fires late.
 
 Target delivery jobs are the seam between incidents and the domains to their right
 (DESIGN.md, "The flow"): incidents never import on-call or the status page.  A domain
@@ -40,6 +46,9 @@ if TYPE_CHECKING:  # the schema imports opsbook.incidents.config: no import cycl
 
 RESPOND_KIND = "incidents.respond_within"
 ESCALATE_KIND = "incidents.escalate_after"
+ACKNOWLEDGED_KIND = "incidents.acknowledged"
+UNTIL_ACK: Final = "until-ack"
+UNTIL_RESOLVE: Final = "until-resolve"
 
 # What the fallback handler records for a target kind no domain has taken on yet.
 UNREACHABLE_REASON: Final[Mapping[str, str]] = {
@@ -157,6 +166,30 @@ def schedule_next_escalation(
         },
         replace=True,
     )
+
+
+def scoped_job_key(incident_id: int, scope: str, rest: str) -> str:
+    """A job key the lifecycle cancels: ``scope`` is :data:`UNTIL_ACK` or :data:`UNTIL_RESOLVE`."""
+    return f"incident:{incident_id}:{scope}:{rest}"
+
+
+def on_first_response(session: Session, *, incident: Incident, now: datetime) -> None:
+    """Cancel the incident's until-ack jobs and announce the acknowledgement."""
+    jobs.cancel_prefixed(session, prefix=scoped_job_key(incident.id, UNTIL_ACK, ""), now=now)
+    jobs.schedule(
+        session,
+        kind=ACKNOWLEDGED_KIND,
+        key=f"incident:{incident.id}:acknowledged",
+        run_at=now,
+        now=now,
+        payload={"incident_id": incident.id},
+    )
+
+
+def cancel_scoped_jobs(session: Session, *, incident: Incident, now: datetime) -> None:
+    """On resolve, close and merge: cancel every until-ack and until-resolve job."""
+    for scope in (UNTIL_ACK, UNTIL_RESOLVE):
+        jobs.cancel_prefixed(session, prefix=scoped_job_key(incident.id, scope, ""), now=now)
 
 
 def cancel_respond_within(session: Session, *, incident: Incident, now: datetime) -> None:

@@ -46,6 +46,7 @@ EVENT_KINDS: Final[tuple[str, ...]] = (
     "action_item_added",
     "action_item_changed",
     "action_item_overdue",  # an open action item passed its due date (and each repeat)
+    "escalation_repaired",  # the on-call auditor re-scheduled a lost or missing step
 )
 SYSTEM_ACTOR: Final = "opsbook"  # who writes the entries that jobs write
 MAX_OUTPUT_CHARS = 64_000  # a pasted log beyond this is cut: the timeline is not a log store

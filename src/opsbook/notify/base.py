@@ -120,8 +120,7 @@ _HTML_TEMPLATE = """\
 <!doctype html>
 <html><head><meta charset="utf-8"><title>{{ subject }}</title></head>
 <body style="font-family: sans-serif; line-height: 1.4">
-<h2>{% if message.severity %}<span>[{{ message.severity }}]</span> {% endif %}\
-{{ message.title }}</h2>
+<h2>{% if tag %}<span>{{ tag }}</span> {% endif %}{{ message.title }}</h2>
 {% for paragraph in paragraphs %}\
 <p style="white-space: pre-wrap">{{ paragraph }}</p>
 {% endfor %}\
@@ -152,9 +151,18 @@ def _templates() -> tuple[jinja2.Template, jinja2.Template]:
     return text, html
 
 
+def severity_tag(message: Message) -> str:
+    """``[P1]`` to put before the title, or nothing when the title already starts with it."""
+    if not message.severity:
+        return ""
+    tag = f"[{message.severity}]"
+    return "" if message.title.startswith(tag) else tag
+
+
 def render_subject(message: Message) -> str:
     """One line: ``[P1] checkout is failing``; line breaks would split a mail header."""
-    subject = f"[{message.severity}] {message.title}" if message.severity else message.title
+    tag = severity_tag(message)
+    subject = f"{tag} {message.title}" if tag else message.title
     return " ".join(subject.split())
 
 
@@ -170,7 +178,11 @@ def render_html(message: Message) -> str:
     if message.url:
         links.append(("Open in Opsbook", _safe_url(message.url)))
     return _templates()[1].render(
-        subject=render_subject(message), message=message, paragraphs=paragraphs, links=links
+        subject=render_subject(message),
+        tag=severity_tag(message),
+        message=message,
+        paragraphs=paragraphs,
+        links=links,
     )
 
 
