@@ -6,12 +6,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from opsbook import __version__
+from opsbook.alerts.rules import api as rules_api
 from opsbook.checks import api as checks_api
 from opsbook.core import api as core_api
 from opsbook.core.security import AuditMiddleware, install_error_handlers
 from opsbook.core.web import ui as core_ui
 from opsbook.core.web.templating import STATIC_DIR
 from opsbook.incidents import api as incidents_api
+from opsbook.metrics import api as metrics_api
 from opsbook.runtime import Runtime
 from opsbook.settings import Settings
 
@@ -44,6 +46,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(checks_api.router)
     app.include_router(checks_api.heartbeats)
     app.include_router(incidents_api.router)
+    app.include_router(metrics_api.router)
+    app.include_router(rules_api.router)
     # A plain Starlette route: /probe is a hot path and needs none of FastAPI's machinery.
     app.state.probe_handler = checks_api.probe_handler(runtime)
     app.add_route("/probe", checks_api.probe, methods=["GET"], include_in_schema=False)

@@ -16,6 +16,7 @@ import structlog
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import delete
 
+from opsbook.alerts.rules.jobs import log_only_sink, register_rule_jobs, schedule_rule_jobs
 from opsbook.checks.jobs import register_check_jobs, schedule_check_jobs
 from opsbook.checks.worker import CheckService, heartbeat_checks
 from opsbook.checks.worker import retention as check_retention
@@ -29,6 +30,8 @@ from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job, Notification
 from opsbook.core.worker import Worker, new_worker_id
 from opsbook.incidents.jobs import register_incident_jobs
+from opsbook.metrics.jobs import register_metric_jobs, schedule_metric_jobs
+from opsbook.metrics.scrape import ScrapeService
 from opsbook.notify.base import Transport
 from opsbook.notify.dispatcher import Dispatcher
 from opsbook.notify.registry import build_transports
@@ -88,6 +91,9 @@ class Runtime:
             on_transition=runtime.events.publish,
         )
         register_incident_jobs(runtime.jobs, config=lambda: runtime.config)
+        register_metric_jobs(runtime.jobs, config=lambda: runtime.config)
+        # The alert pipeline's sink replaces log_only_sink when it is merged.
+        register_rule_jobs(runtime.jobs, config=lambda: runtime.config, sink=log_only_sink)
         return runtime
 
     def reload_config(self) -> OpsbookConfig:
@@ -133,13 +139,18 @@ class Runtime:
         with self.db.session() as session, session.begin():
             schedule_housekeeping(session, now=self.clock.now())
             schedule_check_jobs(session, now=self.clock.now())
+            schedule_metric_jobs(session, now=self.clock.now())
+            schedule_rule_jobs(session, rules=self.config.rules, now=self.clock.now())
+        scrapes = ScrapeService(
+            db=self.db, clock=self.clock, config=lambda: self.config, owner=worker_id
+        )
         return Worker(
             db=self.db,
             clock=self.clock,
             jobs=runner,
             deliver=deliveries.round,
             on_stop=deliveries.close,
-            services=[checks],
+            services=[checks, scrapes],
             worker_id=worker_id,
             poll_interval=s.worker_poll_interval,
             heartbeat_interval=s.worker_heartbeat_interval,

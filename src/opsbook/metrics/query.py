@@ -1,0 +1,188 @@
+"""Reading the store: which series match, their latest values, and windows over them.
+
+Windows that start within raw retention read raw samples; older windows read the
+5-minute rollups up to the rollup mark and raw samples after it, joined by
+:func:`opsbook.metrics.windows.combine`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opsbook.metrics.models import MetricRollup, MetricRollupMark, MetricSample, MetricSeries
+from opsbook.metrics.store import to_ms
+from opsbook.metrics.windows import Point, Summary, combine, over_time, summarize
+
+# An instant selector reads the newest sample this far back (Prometheus's lookback delta).
+LOOKBACK = timedelta(minutes=5)
+ROLLUP_MARK = "5m"
+_CHUNK = 500
+
+Labels = Mapping[str, str]
+
+
+class LabelMatcher(Protocol):
+    def matches(self, labels: dict[str, str]) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesValue:
+    labels: dict[str, str]
+    value: float
+
+
+def matching_series(
+    session: Session, *, name: str, matchers: Sequence[LabelMatcher]
+) -> dict[int, dict[str, str]]:
+    """Every stored series of ``name`` whose labels pass all ``matchers``: ``{id: labels}``."""
+    rows = session.execute(
+        select(MetricSeries.id, MetricSeries.labels).where(MetricSeries.name == name)
+    ).tuples()
+    found: dict[int, dict[str, str]] = {}
+    for series_id, labels in rows:
+        as_dict = {str(k): str(v) for k, v in (labels or {}).items()}
+        if all(m.matches(as_dict) for m in matchers):
+            found[series_id] = as_dict
+    return found
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
+def raw_points(
+    session: Session, *, series: Sequence[int], start_ms: int, end_ms: int
+) -> dict[int, list[Point]]:
+    """Samples in ``(start_ms, end_ms]`` per series, oldest first."""
+    points: dict[int, list[Point]] = defaultdict(list)
+    for chunk in _chunks(sorted(series)):
+        rows = session.execute(
+            select(MetricSample.series_id, MetricSample.at_ms, MetricSample.value)
+            .where(
+                MetricSample.series_id.in_(chunk),
+                MetricSample.at_ms > start_ms,
+                MetricSample.at_ms <= end_ms,
+            )
+            .order_by(MetricSample.series_id, MetricSample.at_ms)
+        ).tuples()
+        for series_id, at_ms, value in rows:
+            points[series_id].append((at_ms, value))
+    return points
+
+
+def latest(
+    session: Session,
+    *,
+    name: str,
+    matchers: Sequence[LabelMatcher],
+    at: datetime,
+    lookback: timedelta = LOOKBACK,
+) -> list[SeriesValue]:
+    """Each matching series' newest value in ``(at - lookback, at]`` (an instant selector)."""
+    series = matching_series(session, name=name, matchers=matchers)
+    end = to_ms(at)
+    points = raw_points(
+        session, series=list(series), start_ms=end - to_ms_delta(lookback), end_ms=end
+    )
+    return [SeriesValue(series[sid], pts[-1][1]) for sid, pts in sorted(points.items()) if pts]
+
+
+def to_ms_delta(delta: timedelta) -> int:
+    return delta // timedelta(milliseconds=1)
+
+
+def rollup_mark(session: Session) -> int | None:
+    return session.scalar(
+        select(MetricRollupMark.until_ms).where(MetricRollupMark.name == ROLLUP_MARK)
+    )
+
+
+def _rollup_summaries(
+    session: Session, *, series: Sequence[int], start_ms: int, until_ms: int
+) -> dict[int, list[Summary]]:
+    found: dict[int, list[Summary]] = defaultdict(list)
+    for chunk in _chunks(sorted(series)):
+        rows = session.execute(
+            select(MetricRollup)
+            .where(
+                MetricRollup.series_id.in_(chunk),
+                MetricRollup.bucket_ms >= start_ms,
+                MetricRollup.bucket_ms < until_ms,
+            )
+            .order_by(MetricRollup.series_id, MetricRollup.bucket_ms)
+        ).scalars()
+        for row in rows:
+            found[row.series_id].append(
+                Summary(
+                    count=row.count,
+                    sum=row.sum,
+                    min=row.min,
+                    max=row.max,
+                    first=row.first,
+                    last=row.last,
+                    first_ms=row.first_ms,
+                    last_ms=row.last_ms,
+                    increase=row.increase,
+                )
+            )
+    return found
+
+
+def window(
+    session: Session,
+    *,
+    function: str,
+    name: str,
+    matchers: Sequence[LabelMatcher],
+    at: datetime,
+    length: timedelta,
+    keep_raw: timedelta,
+    phi: float | None = None,
+) -> list[SeriesValue]:
+    """``function(name{matchers}[length])`` at ``at``, one value per series that has one."""
+    series = matching_series(session, name=name, matchers=matchers)
+    if not series:
+        return []
+    end_ms = to_ms(at)
+    start_ms = end_ms - to_ms_delta(length)
+    ids = list(series)
+    mark = rollup_mark(session)
+    raw_from = end_ms - to_ms_delta(keep_raw)
+    use_rollups = (
+        function != "quantile" and mark is not None and start_ms < raw_from and mark > start_ms
+    )
+    out: list[SeriesValue] = []
+    if not use_rollups:
+        points = raw_points(session, series=ids, start_ms=start_ms, end_ms=end_ms)
+        for sid in sorted(points):
+            summary = summarize(points[sid])
+            if summary is None:
+                continue
+            value = over_time(
+                function, summary, start_ms=start_ms, end_ms=end_ms, raw=points[sid], phi=phi
+            )
+            if value is not None:
+                out.append(SeriesValue(series[sid], value))
+        return out
+    assert mark is not None
+    buckets = _rollup_summaries(session, series=ids, start_ms=start_ms, until_ms=mark)
+    tail = raw_points(session, series=ids, start_ms=max(mark, start_ms) - 1, end_ms=end_ms)
+    for sid in sorted(set(buckets) | set(tail)):
+        parts = list(buckets.get(sid, []))
+        tail_summary = summarize([p for p in tail.get(sid, []) if p[0] >= mark])
+        if tail_summary is not None:
+            parts.append(tail_summary)
+        summary = combine(parts)
+        if summary is None:
+            continue
+        value = over_time(function, summary, start_ms=start_ms, end_ms=end_ms, raw=None, phi=phi)
+        if value is not None:
+            out.append(SeriesValue(series[sid], value))
+    return out
