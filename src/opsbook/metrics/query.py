@@ -44,7 +44,7 @@ def matching_series(
     """Every stored series of ``name`` whose labels pass all ``matchers``: ``{id: labels}``."""
     rows = session.execute(
         select(MetricSeries.id, MetricSeries.labels).where(MetricSeries.name == name)
-    ).tuples()
+    )
     found: dict[int, dict[str, str]] = {}
     for series_id, labels in rows:
         as_dict = {str(k): str(v) for k, v in (labels or {}).items()}
@@ -71,7 +71,7 @@ def raw_points(
                 MetricSample.at_ms <= end_ms,
             )
             .order_by(MetricSample.series_id, MetricSample.at_ms)
-        ).tuples()
+        )
         for series_id, at_ms, value in rows:
             points[series_id].append((at_ms, value))
     return points

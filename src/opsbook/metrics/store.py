@@ -146,13 +146,12 @@ def series_ids(
         created: dict[str, int] = {}
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
-            created.update(
-                session.execute(
-                    select(MetricSeries.fingerprint, MetricSeries.id).where(
-                        MetricSeries.fingerprint.in_(chunk)
-                    )
-                ).tuples()
+            rows_found = session.execute(
+                select(MetricSeries.fingerprint, MetricSeries.id).where(
+                    MetricSeries.fingerprint.in_(chunk)
+                )
             )
+            created.update((key, series_id) for key, series_id in rows_found)
         found.update(created)
         if cache is not None:
             cache.put(created.items())
