@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
-from opsbook.alerts.contract import AlertInput
+from opsbook.alerts.contract import AlertInput, AlertSink
 from opsbook.alerts.rules.jobs import register_rule_jobs, schedule_rule_jobs
 from opsbook.checks.result import CheckResult
 from opsbook.checks.service import record_results
@@ -96,10 +96,12 @@ class RuleLoop:
     clock: FakeClock
     config: OpsbookConfig
     sink: RecordingSink
+    # What the jobs call instead of ``sink`` (say, one that fails, then records).
+    deliver: AlertSink | None = None
 
     def __post_init__(self) -> None:
         registry = JobRegistry()
-        register_rule_jobs(registry, config=lambda: self.config, sink=self.sink)
+        register_rule_jobs(registry, config=lambda: self.config, sink=self.deliver or self.sink)
         self.runner = JobRunner(self.db, registry, self.clock, worker_id="test-worker")
         with self.db.session() as session, session.begin():
             schedule_rule_jobs(session, rules=self.config.rules, now=self.clock.now())
