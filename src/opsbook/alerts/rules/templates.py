@@ -152,22 +152,22 @@ def _parse_term(words: list[str], text: str) -> tuple[tuple[str, str], list[tupl
     pipes: list[tuple[str, str]] = []
     if words[:1] == ["printf"]:
         if len(words) != 3:
-            raise ValueError(f'{{{{{text}}}}}: write printf "FORMAT" $value')
+            raise ValueError(f'{{{{ {text} }}}}: write printf "FORMAT" $value')
         pipes.append(("printf", words[1]))
         words = [words[2]]
     elif words[:1] == ["index"]:
         if len(words) != 3 or words[1] not in ("$labels", ".Labels"):
-            raise ValueError(f'{{{{{text}}}}}: write index $labels "NAME"')
+            raise ValueError(f'{{{{ {text} }}}}: write index $labels "NAME"')
         return ("label", words[2]), pipes
     if len(words) != 1:
-        raise ValueError(f"{{{{{text}}}}}: expected $value or $labels.NAME")
+        raise ValueError(f"{{{{ {text} }}}}: expected $value or $labels.NAME")
     word = words[0]
     if word in ("$value", ".Value"):
         return ("value", ""), pipes
     label = _LABEL_REF.fullmatch(word)
     if label:
         return ("label", label.group(1)), pipes
-    raise ValueError(f"{{{{{text}}}}}: unknown {word!r}; templates know $value and $labels.NAME")
+    raise ValueError(f"{{{{ {text} }}}}: unknown {word!r}; templates know $value and $labels.NAME")
 
 
 def _parse_action(text: str) -> _Action:
@@ -175,7 +175,7 @@ def _parse_action(text: str) -> _Action:
     try:
         first = shlex.split(stages[0])
     except ValueError as exc:
-        raise ValueError(f"{{{{{text}}}}}: {exc}") from None
+        raise ValueError(f"{{{{ {text} }}}}: {exc}") from None
     if not first:
         raise ValueError("an empty {{ }}")
     source, pipes = _parse_term(first, text)
@@ -187,7 +187,7 @@ def _parse_action(text: str) -> _Action:
             pipes.append((words[0], ""))
         else:
             known = ", ".join([*_PIPES, "printf"])
-            raise ValueError(f"{{{{{text}}}}}: unknown function {stage!r} (known: {known})")
+            raise ValueError(f"{{{{ {text} }}}}: unknown function {stage!r} (known: {known})")
     return _Action(source, tuple(pipes))
 
 
