@@ -103,10 +103,9 @@ def prune(
     session: Session, *, now: datetime, keep_raw: timedelta, keep_rollups: timedelta
 ) -> MetricsPruned:
     """Drop raw samples older than ``keep_raw`` (only once rolled up) and rollups past theirs."""
-    raw_before = to_ms(now - keep_raw)
     mark = rollup_mark(session)
     # Never drop a raw sample that is not in a rollup yet (the rollup job was down).
-    raw_before = min(raw_before, mark if mark is not None else raw_before)
+    raw_before = min(to_ms(now - keep_raw), mark if mark is not None else 0)
     samples = session.execute(delete(MetricSample).where(MetricSample.at_ms < raw_before))
     rollups = session.execute(
         delete(MetricRollup).where(MetricRollup.bucket_ms < to_ms(now - keep_rollups))

@@ -77,13 +77,17 @@ def target_labels(target: ScrapeTargetConfig, scraped: dict[str, str]) -> dict[s
     return merged
 
 
-def claim_slot(session: Session, *, target: str, slot_ms: int, owner: str) -> bool:
-    """Whether this worker scrapes ``target`` for ``slot_ms`` (no one else has)."""
+def _ensure_row(session: Session, target: str) -> None:
     session.execute(
         insert_for(session)(ScrapeTargetState)
         .values(target=target, last_slot_ms=None)
         .on_conflict_do_nothing(index_elements=["target"])
     )
+
+
+def claim_slot(session: Session, *, target: str, slot_ms: int, owner: str) -> bool:
+    """Whether this worker scrapes ``target`` for ``slot_ms`` (no one else has)."""
+    _ensure_row(session, target)
     claimed = session.execute(
         update(ScrapeTargetState)
         .where(
@@ -146,6 +150,7 @@ def record_scrape(
         Sample("scrape_samples_scraped", own, float(scraped), at),
     ]
     write_samples(session, samples=samples, now=at, cache=cache)
+    _ensure_row(session, target.name)
     session.execute(
         update(ScrapeTargetState)
         .where(ScrapeTargetState.target == target.name)
