@@ -1,5 +1,7 @@
 """The Prometheus text format 0.0.4, with the documentation's own example."""
 
+# ruff: noqa: E501  (the documented example is kept verbatim)
+
 from __future__ import annotations
 
 import math

@@ -153,7 +153,8 @@ def test_joined_summaries_equal_the_summary_of_all(
             parts.append(part)
         start = cut
     whole, joined = summarize(points), combine(parts)
-    assert whole is not None and joined is not None
+    assert whole is not None
+    assert joined is not None
     assert joined.increase == pytest.approx(whole.increase)
     assert (joined.count, joined.min, joined.max, joined.first, joined.last) == (
         whole.count,

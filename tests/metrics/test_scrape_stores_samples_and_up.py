@@ -14,7 +14,7 @@ from opsbook.core.db import Database
 from opsbook.metrics.config import ScrapeTargetConfig
 from opsbook.metrics.models import ScrapeTargetState
 from opsbook.metrics.query import latest
-from opsbook.metrics.scrape import ScrapeService, claim_slot, scrape_once
+from opsbook.metrics.scrape import ScrapeOutcome, ScrapeService, claim_slot, scrape_once
 from opsbook.metrics.store import to_ms
 
 EXPOSITION = """# TYPE http_requests_total counter
@@ -30,8 +30,8 @@ def target(url: str, **extra: object) -> ScrapeTargetConfig:
     return ScrapeTargetConfig.model_validate({"name": "app", "url": url, **extra})
 
 
-def scrape(db: Database, config: ScrapeTargetConfig, clock: FakeClock) -> object:
-    async def go() -> object:
+def scrape(db: Database, config: ScrapeTargetConfig, clock: FakeClock) -> ScrapeOutcome:
+    async def go() -> ScrapeOutcome:
         async with httpx.AsyncClient() as client:
             return await scrape_once(db, target=config, at=clock.now(), client=client)
 
@@ -51,8 +51,9 @@ def test_a_scrape_stores_every_sample_with_the_target_labels(
         server.answers["/metrics"] = Answer(body=EXPOSITION)
         config = target(f"{server.url}/metrics", labels={"env": "prod"})
         outcome = scrape(db, config, clock)
-        (path, _query, headers) = server.requests[0]
-    assert outcome.up and outcome.samples == 3  # type: ignore[attr-defined]
+        (_path, _query, headers) = server.requests[0]
+    assert outcome.up
+    assert outcome.samples == 3
     assert "text/plain;version=0.0.4" in headers["Accept"]
     assert headers["X-Prometheus-Scrape-Timeout-Seconds"] == "10"
     instance = server.url.removeprefix("http://")
@@ -88,18 +89,18 @@ def test_a_failed_scrape_is_up_0_with_its_reason(db: Database, clock: FakeClock)
         server.answers["/metrics"] = Answer(status=503, body="down for maintenance")
         server.answers["/garbled"] = Answer(body="<html>hello</html>")
         outcome = scrape(db, target(f"{server.url}/metrics"), clock)
-        assert not outcome.up  # type: ignore[attr-defined]
+        assert not outcome.up
         assert [v for _, v in values(db, "up", clock)] == [0.0]
         clock.advance(timedelta(seconds=30))
         garbled = scrape(db, target(f"{server.url}/garbled"), clock)
-    assert "not the Prometheus text format" in (garbled.error or "")  # type: ignore[attr-defined]
+    assert "not the Prometheus text format" in (garbled.error or "")
     with db.read_session() as session:
         state = session.get(ScrapeTargetState, "app")
     assert state is not None
     assert state.up is False
     assert "not the Prometheus text format" in (state.last_error or "")
     unreachable = scrape(db, target("http://127.0.0.1:1/metrics", timeout="1s"), clock)
-    assert not unreachable.up  # type: ignore[attr-defined]
+    assert not unreachable.up
 
 
 def test_one_worker_scrapes_each_slot(db: Database, clock: FakeClock) -> None:
