@@ -6,8 +6,8 @@ import asyncio
 from datetime import timedelta
 
 import httpx
-from metrics_servers import Answer, local_server
 
+from local_http import Answer, local_server
 from opsbook.config import load_config_text
 from opsbook.core.clock import FakeClock
 from opsbook.core.db import Database

@@ -66,3 +66,14 @@ def local_server() -> Iterator[LocalServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def prometheus_vector(*series: tuple[dict[str, str], str], at: float = 1435781451.781) -> Any:
+    """An instant-query answer as the Prometheus HTTP API documents it."""
+    return {
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [{"metric": labels, "value": [at, value]} for labels, value in series],
+        },
+    }
