@@ -78,16 +78,8 @@ def rules_list(
                 ],
             }
         )
-    columns = [
-        "name",
-        "state",
-        "severity",
-        "firing",
-        "pending",
-        "for",
-        "last_evaluated_at",
-        "last_error",
-    ]
+    # The table keeps what fits a terminal; --json has every field and each series.
+    columns = ["name", "state", "severity", "firing", "pending", "last_error"]
     print_rows(rows, columns=columns, as_json=as_json, title="rules")
 
 
@@ -186,5 +178,5 @@ def _print_entry(entry: dict[str, Any]) -> None:
     table.add_column("value")
     for series in entry["series"]:
         labels = ", ".join(f'{k}="{v}"' for k, v in sorted(series["labels"].items())) or "{}"
-        table.add_row("✗" if series["holds"] else "✓", labels, series["explanation"])
+        table.add_row("ALERT" if series["holds"] else "ok", labels, series["explanation"])
     console.print(table)
