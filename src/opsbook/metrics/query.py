@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opsbook.metrics.models import MetricRollup, MetricRollupMark, MetricSample, MetricSeries
@@ -38,19 +38,43 @@ class SeriesValue:
     value: float
 
 
+@dataclass
+class SeriesCatalog:
+    """The series of each metric name, read once for a round of evaluations.
+
+    A round evaluates many rules over few metric names; reading (and decoding) each
+    name's label sets once is most of the saving.  Never keep one across rounds: it
+    does not see series created after it read a name.
+    """
+
+    names: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+
+    def series(self, session: Session, name: str) -> list[tuple[int, dict[str, str]]]:
+        found = self.names.get(name)
+        if found is None:
+            rows = session.execute(
+                select(MetricSeries.id, MetricSeries.labels).where(MetricSeries.name == name)
+            )
+            found = [
+                (series_id, {str(k): str(v) for k, v in (labels or {}).items()})
+                for series_id, labels in rows
+            ]
+            self.names[name] = found
+        return found
+
+
 def matching_series(
-    session: Session, *, name: str, matchers: Sequence[LabelMatcher]
+    session: Session,
+    *,
+    name: str,
+    matchers: Sequence[LabelMatcher],
+    catalog: SeriesCatalog | None = None,
 ) -> dict[int, dict[str, str]]:
     """Every stored series of ``name`` whose labels pass all ``matchers``: ``{id: labels}``."""
-    rows = session.execute(
-        select(MetricSeries.id, MetricSeries.labels).where(MetricSeries.name == name)
-    )
-    found: dict[int, dict[str, str]] = {}
-    for series_id, labels in rows:
-        as_dict = {str(k): str(v) for k, v in (labels or {}).items()}
-        if all(m.matches(as_dict) for m in matchers):
-            found[series_id] = as_dict
-    return found
+    known = (catalog or SeriesCatalog()).series(session, name)
+    return {
+        series_id: labels for series_id, labels in known if all(m.matches(labels) for m in matchers)
+    }
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
@@ -77,6 +101,69 @@ def raw_points(
     return points
 
 
+def _newest(
+    session: Session, *, series: Sequence[int], start_ms: int, end_ms: int
+) -> dict[int, float]:
+    """Each series' newest value in ``(start_ms, end_ms]``: one row per series read."""
+    found: dict[int, float] = {}
+    for chunk in _chunks(sorted(series)):
+        newest = (
+            select(MetricSample.series_id, func.max(MetricSample.at_ms).label("at_ms"))
+            .where(
+                MetricSample.series_id.in_(chunk),
+                MetricSample.at_ms > start_ms,
+                MetricSample.at_ms <= end_ms,
+            )
+            .group_by(MetricSample.series_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(MetricSample.series_id, MetricSample.value).join(
+                newest,
+                (MetricSample.series_id == newest.c.series_id)
+                & (MetricSample.at_ms == newest.c.at_ms),
+            )
+        )
+        found.update((series_id, value) for series_id, value in rows)
+    return found
+
+
+_SQL_AGGREGATES = ("avg", "max", "min", "sum", "count")
+
+
+def _aggregate_of(function: str) -> Any:
+    column = MetricSample.value
+    if function == "avg":
+        return func.avg(column)
+    if function == "max":
+        return func.max(column)
+    if function == "min":
+        return func.min(column)
+    if function == "sum":
+        return func.sum(column)
+    return func.count(column)
+
+
+def _aggregated(
+    session: Session, *, function: str, series: Sequence[int], start_ms: int, end_ms: int
+) -> dict[int, float]:
+    """avg/max/min/sum/count over raw samples, computed by the database."""
+    aggregate = _aggregate_of(function)
+    found: dict[int, float] = {}
+    for chunk in _chunks(sorted(series)):
+        rows = session.execute(
+            select(MetricSample.series_id, aggregate)
+            .where(
+                MetricSample.series_id.in_(chunk),
+                MetricSample.at_ms > start_ms,
+                MetricSample.at_ms <= end_ms,
+            )
+            .group_by(MetricSample.series_id)
+        )
+        found.update((series_id, float(value)) for series_id, value in rows if value is not None)
+    return found
+
+
 def latest(
     session: Session,
     *,
@@ -84,14 +171,13 @@ def latest(
     matchers: Sequence[LabelMatcher],
     at: datetime,
     lookback: timedelta = LOOKBACK,
+    catalog: SeriesCatalog | None = None,
 ) -> list[SeriesValue]:
     """Each matching series' newest value in ``(at - lookback, at]`` (an instant selector)."""
-    series = matching_series(session, name=name, matchers=matchers)
+    series = matching_series(session, name=name, matchers=matchers, catalog=catalog)
     end = to_ms(at)
-    points = raw_points(
-        session, series=list(series), start_ms=end - to_ms_delta(lookback), end_ms=end
-    )
-    return [SeriesValue(series[sid], pts[-1][1]) for sid, pts in sorted(points.items()) if pts]
+    values = _newest(session, series=list(series), start_ms=end - to_ms_delta(lookback), end_ms=end)
+    return [SeriesValue(series[sid], value) for sid, value in sorted(values.items())]
 
 
 def to_ms_delta(delta: timedelta) -> int:
@@ -145,9 +231,10 @@ def window(
     length: timedelta,
     keep_raw: timedelta,
     phi: float | None = None,
+    catalog: SeriesCatalog | None = None,
 ) -> list[SeriesValue]:
     """``function(name{matchers}[length])`` at ``at``, one value per series that has one."""
-    series = matching_series(session, name=name, matchers=matchers)
+    series = matching_series(session, name=name, matchers=matchers, catalog=catalog)
     if not series:
         return []
     end_ms = to_ms(at)
@@ -159,6 +246,14 @@ def window(
         function != "quantile" and mark is not None and start_ms < raw_from and mark > start_ms
     )
     out: list[SeriesValue] = []
+    if not use_rollups and function in (*_SQL_AGGREGATES, "last"):
+        if function == "last":
+            values = _newest(session, series=ids, start_ms=start_ms, end_ms=end_ms)
+        else:
+            values = _aggregated(
+                session, function=function, series=ids, start_ms=start_ms, end_ms=end_ms
+            )
+        return [SeriesValue(series[sid], value) for sid, value in sorted(values.items())]
     if not use_rollups:
         points = raw_points(session, series=ids, start_ms=start_ms, end_ms=end_ms)
         for sid in sorted(points):

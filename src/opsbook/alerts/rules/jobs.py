@@ -25,7 +25,8 @@ from opsbook.alerts.rules.config import RuleConfig
 from opsbook.alerts.rules.service import RuleEvaluation, evaluate_rule, retire_removed_rules
 from opsbook.config import OpsbookConfig
 from opsbook.core.jobs import JobContext, JobRegistry, schedule
-from opsbook.metrics.prometheus import PrometheusError, PromQuery, run_queries
+from opsbook.metrics.prometheus import PromQuery, run_queries
+from opsbook.metrics.query import SeriesCatalog
 
 log = structlog.get_logger(__name__)
 
@@ -88,17 +89,23 @@ def evaluate_due(
     answers = run_queries(list(queries.values()), at=now)
     remote = dict(zip(queries, answers, strict=True))
     results = []
+    catalog = SeriesCatalog()
     for rule in rules:
         try:
             with session.begin_nested():
                 results.append(
                     evaluate_rule(
-                        session, config=config, rule=rule, now=now, sink=sink, remote=remote
+                        session,
+                        config=config,
+                        rule=rule,
+                        now=now,
+                        sink=sink,
+                        remote=remote,
+                        catalog=catalog,
                     )
                 )
-        except PrometheusError:
-            raise  # evaluate_rule records these itself; reaching here is a bug
         except Exception:
+            # A bug, not bad data (evaluate_rule records those): the other rules still run.
             log.exception("rules.rule_failed", rule=rule.name)
     return results
 

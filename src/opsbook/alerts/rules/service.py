@@ -38,7 +38,7 @@ from opsbook.alerts.rules.state import (
 )
 from opsbook.config import OpsbookConfig
 from opsbook.metrics.prometheus import PrometheusError
-from opsbook.metrics.query import SeriesValue
+from opsbook.metrics.query import SeriesCatalog, SeriesValue
 
 log = structlog.get_logger(__name__)
 
@@ -88,8 +88,11 @@ def rule_candidates(
     rule: RuleConfig,
     now: datetime,
     remote: Remote | None = None,
+    catalog: SeriesCatalog | None = None,
 ) -> list[Candidate]:
     """What the rule's expression (or Prometheus query) says now, series by series.
+
+    ``catalog`` shares the metric series read between the rules of one round.
 
     Raises :class:`EvaluationError` or :class:`PrometheusError` when it cannot say.
     """
@@ -101,7 +104,12 @@ def rule_candidates(
             raise found
         # As in Prometheus, every series the query returns is an active alert.
         return [Candidate(s.labels, s.value, float("nan"), True) for s in found]
-    data = StoreData(session, check_labels=check_labels(config), keep_raw=config.metrics.keep_raw)
+    data = StoreData(
+        session,
+        check_labels=check_labels(config),
+        keep_raw=config.metrics.keep_raw,
+        catalog=catalog or SeriesCatalog(),
+    )
     return candidates(rule.expr.tree, data, now)
 
 
@@ -287,6 +295,7 @@ def evaluate_rule(
     now: datetime,
     sink: AlertSink,
     remote: Remote | None = None,
+    catalog: SeriesCatalog | None = None,
 ) -> RuleEvaluation:
     """Evaluate ``rule`` now and persist the outcome.
 
@@ -295,7 +304,9 @@ def evaluate_rule(
     """
     started = time.perf_counter()
     try:
-        found = rule_candidates(session, config=config, rule=rule, now=now, remote=remote)
+        found = rule_candidates(
+            session, config=config, rule=rule, now=now, remote=remote, catalog=catalog
+        )
     except (EvaluationError, PrometheusError) as exc:
         log.warning("rules.evaluation_failed", rule=rule.name, error=str(exc))
         health = session.get(RuleHealth, rule.name)

@@ -9,7 +9,7 @@ count as down, see docs/checks-storage.md).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -39,9 +39,16 @@ class StoreData:
     session: Session
     check_labels: Mapping[str, Mapping[str, str]]
     keep_raw: timedelta
+    catalog: query.SeriesCatalog = field(default_factory=query.SeriesCatalog)
 
     def instant(self, selector: Selector, at: datetime) -> Vector:
-        found = query.latest(self.session, name=selector.metric, matchers=selector.matchers, at=at)
+        found = query.latest(
+            self.session,
+            name=selector.metric,
+            matchers=selector.matchers,
+            at=at,
+            catalog=self.catalog,
+        )
         return [Series({**s.labels, METRIC_NAME_LABEL: selector.metric}, s.value) for s in found]
 
     def over_time(self, node: OverTime, at: datetime) -> Vector:
@@ -54,6 +61,7 @@ class StoreData:
             length=node.window,
             keep_raw=self.keep_raw,
             phi=node.phi,
+            catalog=self.catalog,
         )
         return [Series(s.labels, s.value) for s in found]
 
