@@ -104,27 +104,34 @@ def raw_points(
 def _newest(
     session: Session, *, series: Sequence[int], start_ms: int, end_ms: int
 ) -> dict[int, float]:
-    """Each series' newest value in ``(start_ms, end_ms]``: one row per series read."""
+    """Each series' newest value in ``(start_ms, end_ms]``: one row per series read.
+
+    PostgreSQL has ``DISTINCT ON``; SQLite documents that a bare column next to ``max()``
+    comes from the row holding the maximum.  Both walk the primary key index.
+    """
     found: dict[int, float] = {}
+    postgres = session.get_bind().dialect.name == "postgresql"
     for chunk in _chunks(sorted(series)):
-        newest = (
-            select(MetricSample.series_id, func.max(MetricSample.at_ms).label("at_ms"))
-            .where(
-                MetricSample.series_id.in_(chunk),
-                MetricSample.at_ms > start_ms,
-                MetricSample.at_ms <= end_ms,
-            )
-            .group_by(MetricSample.series_id)
-            .subquery()
+        where = (
+            MetricSample.series_id.in_(chunk),
+            MetricSample.at_ms > start_ms,
+            MetricSample.at_ms <= end_ms,
         )
-        rows = session.execute(
-            select(MetricSample.series_id, MetricSample.value).join(
-                newest,
-                (MetricSample.series_id == newest.c.series_id)
-                & (MetricSample.at_ms == newest.c.at_ms),
+        stmt: Any
+        if postgres:
+            stmt = (
+                select(MetricSample.series_id, MetricSample.value)
+                .where(*where)
+                .distinct(MetricSample.series_id)
+                .order_by(MetricSample.series_id, MetricSample.at_ms.desc())
             )
-        )
-        found.update((series_id, value) for series_id, value in rows)
+        else:
+            stmt = (
+                select(MetricSample.series_id, MetricSample.value, func.max(MetricSample.at_ms))
+                .where(*where)
+                .group_by(MetricSample.series_id)
+            )
+        found.update((row[0], row[1]) for row in session.execute(stmt))
     return found
 
 
