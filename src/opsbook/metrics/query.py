@@ -101,6 +101,15 @@ def raw_points(
     return points
 
 
+def _distinct_on(stmt: Any, column: Any) -> Any:
+    # SQLAlchemy 2.1 spells DISTINCT ON as an extension; 2.0 only as distinct(column).
+    try:
+        from sqlalchemy.dialects.postgresql import distinct_on  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # pragma: no cover - SQLAlchemy 2.0
+        return stmt.distinct(column)
+    return stmt.ext(distinct_on(column))
+
+
 def _newest(
     session: Session, *, series: Sequence[int], start_ms: int, end_ms: int
 ) -> dict[int, float]:
@@ -119,12 +128,10 @@ def _newest(
         )
         stmt: Any
         if postgres:
-            stmt = (
-                select(MetricSample.series_id, MetricSample.value)
-                .where(*where)
-                .distinct(MetricSample.series_id)
-                .order_by(MetricSample.series_id, MetricSample.at_ms.desc())
-            )
+            stmt = _distinct_on(
+                select(MetricSample.series_id, MetricSample.value).where(*where),
+                MetricSample.series_id,
+            ).order_by(MetricSample.series_id, MetricSample.at_ms.desc())
         else:
             stmt = (
                 select(MetricSample.series_id, MetricSample.value, func.max(MetricSample.at_ms))
