@@ -106,10 +106,22 @@ def prune(
     mark = rollup_mark(session)
     # Never drop a raw sample that is not in a rollup yet (the rollup job was down).
     raw_before = min(to_ms(now - keep_raw), mark if mark is not None else 0)
-    samples = session.execute(delete(MetricSample).where(MetricSample.at_ms < raw_before))
-    rollups = session.execute(
-        delete(MetricRollup).where(MetricRollup.bucket_ms < to_ms(now - keep_rollups))
-    )
+    rollups_before = to_ms(now - keep_rollups)
+    samples = rollups = 0
+    ids = sorted(session.scalars(select(MetricSeries.id)))
+    # Per chunk of series, so each delete walks the primary key rather than the table.
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        samples += session.execute(
+            delete(MetricSample).where(
+                MetricSample.series_id.in_(chunk), MetricSample.at_ms < raw_before
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        rollups += session.execute(
+            delete(MetricRollup).where(
+                MetricRollup.series_id.in_(chunk), MetricRollup.bucket_ms < rollups_before
+            )
+        ).rowcount  # type: ignore[attr-defined]
     # A series with nothing left is forgotten; one written in the last hour is kept even
     # if its samples are not visible yet, so a cached series id always has its row.
     has_samples = exists().where(MetricSample.series_id == MetricSeries.id)
@@ -120,7 +132,7 @@ def prune(
         )
     )
     return MetricsPruned(
-        samples=samples.rowcount,  # type: ignore[attr-defined]
-        rollups=rollups.rowcount,  # type: ignore[attr-defined]
+        samples=samples,
+        rollups=rollups,
         series=series.rowcount,  # type: ignore[attr-defined]
     )

@@ -39,9 +39,6 @@ def upgrade() -> None:
         sa.Column("increase", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("series_id", "bucket_ms", name=op.f("pk_metric_rollups")),
     )
-    with op.batch_alter_table("metric_rollups", schema=None) as batch_op:
-        batch_op.create_index("ix_metric_rollups_bucket", ["bucket_ms"], unique=False)
-
     op.create_table(
         "metric_samples",
         sa.Column("series_id", sa.BigInteger(), nullable=False),
@@ -49,9 +46,6 @@ def upgrade() -> None:
         sa.Column("value", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("series_id", "at_ms", name=op.f("pk_metric_samples")),
     )
-    with op.batch_alter_table("metric_samples", schema=None) as batch_op:
-        batch_op.create_index("ix_metric_samples_at", ["at_ms"], unique=False)
-
     op.create_table(
         "metric_scrape_targets",
         sa.Column("target", sa.String(length=200), nullable=False),
@@ -122,13 +116,7 @@ def downgrade() -> None:
 
     op.drop_table("metric_series")
     op.drop_table("metric_scrape_targets")
-    with op.batch_alter_table("metric_samples", schema=None) as batch_op:
-        batch_op.drop_index("ix_metric_samples_at")
-
     op.drop_table("metric_samples")
-    with op.batch_alter_table("metric_rollups", schema=None) as batch_op:
-        batch_op.drop_index("ix_metric_rollups_bucket")
-
     op.drop_table("metric_rollups")
     op.drop_table("metric_rollup_marks")
     # ### end Alembic commands ###
