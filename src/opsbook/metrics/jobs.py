@@ -29,12 +29,13 @@ CATCH_UP_AFTER = timedelta(seconds=5)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _slot(now: datetime, every: timedelta) -> datetime:
+def next_slot(now: datetime, every: timedelta) -> datetime:
+    """The first multiple of ``every`` since the epoch after ``now``."""
     return _EPOCH + ((now - _EPOCH) // every + 1) * every
 
 
 def _schedule(session: Session, kind: str, every: timedelta, now: datetime) -> None:
-    slot = _slot(now, every)
+    slot = next_slot(now, every)
     schedule(session, kind=kind, key=f"{kind}:{slot.isoformat()}", run_at=slot, now=now)
 
 

@@ -15,7 +15,7 @@ statement, so no transaction is held across network I/O::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.orm import Session
@@ -25,19 +25,14 @@ from opsbook.alerts.rules.config import RuleConfig
 from opsbook.alerts.rules.service import RuleEvaluation, evaluate_rule, retire_removed_rules
 from opsbook.config import OpsbookConfig
 from opsbook.core.jobs import JobContext, JobRegistry, schedule
+from opsbook.metrics.jobs import next_slot
 from opsbook.metrics.prometheus import PromQuery, run_queries
 from opsbook.metrics.query import SeriesCatalog
 
 log = structlog.get_logger(__name__)
 
 EVALUATE_KIND = "rules.evaluate"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-
-
-def next_slot(now: datetime, every: timedelta) -> datetime:
-    """The first multiple of ``every`` since the epoch after ``now``."""
-    return _EPOCH + ((now - _EPOCH) // every + 1) * every
 
 
 def schedule_evaluation(session: Session, *, every: timedelta, now: datetime) -> bool:
