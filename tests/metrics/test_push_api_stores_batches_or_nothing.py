@@ -91,6 +91,13 @@ def test_empty_oversized_and_non_json_batches_are_refused(
         "/api/v1/metrics", content=b"up 1", headers={**headers, "Content-Type": "application/json"}
     )
     assert garbled.status_code == 422
+    surrogate = client.post(
+        "/api/v1/metrics",
+        content=b'{"samples": [{"name": "x", "labels": {"a": "\\ud800"}, "value": 1}]}',
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert surrogate.status_code == 400
+    assert "not valid Unicode" in surrogate.json()["message"]
     assert counts(runtime) == (0, 0)
 
 
