@@ -23,7 +23,8 @@ from opsbook.alerts.rules.ast import (
     OverTime,
     walk,
 )
-from opsbook.alerts.rules.parser import ExpressionError, parse
+from opsbook.alerts.rules.parser import parse
+from opsbook.alerts.rules.tokens import ExpressionError
 
 __all__ = ["Expression", "ExpressionError", "RuleExpressionText"]
 

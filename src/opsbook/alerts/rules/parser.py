@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final
+from typing import Final
 
 from opsbook.alerts.rules.ast import (
     AGGREGATIONS,
@@ -43,27 +42,8 @@ from opsbook.alerts.rules.ast import (
     OverTime,
     Selector,
 )
+from opsbook.alerts.rules.tokens import ExpressionError, Token, tokenize
 
-_DURATION_PART = re.compile(r"(\d+)(ms|w|d|h|m|s)")
-_UNIT: Final = {
-    "w": timedelta(weeks=1),
-    "d": timedelta(days=1),
-    "h": timedelta(hours=1),
-    "m": timedelta(minutes=1),
-    "s": timedelta(seconds=1),
-    "ms": timedelta(milliseconds=1),
-}
-_TOKEN = re.compile(
-    r"""\s*(?:
-      (?P<duration>(?:\d+(?:ms|w|d|h|m|s))+)(?![A-Za-z0-9_:])
-    | (?P<percent>\d+(?:\.\d+)?%)
-    | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)(?![A-Za-z0-9_:])
-    | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-    | (?P<name>[A-Za-z_:][A-Za-z0-9_:]*)
-    | (?P<op>==|!=|>=|<=|=~|!~|[-+*/<>(){}\[\],=])
-    )""",
-    re.VERBOSE,
-)
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UNSUPPORTED: Final = {
     "and": "write two rules (each alerts on its own)",
@@ -79,64 +59,16 @@ FUNCTIONS: Final = frozenset(
 )
 
 
-class ExpressionError(ValueError):
-    """A mistake in an expression; the message says at which column and what was expected."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: str  # duration, percent, number, string, name, op, end
-    text: str
-    column: int
-    value: Any = None
-
-
-def _unescape(body: str) -> str:
-    # Only \\ and the quotes are escapes: a regex like "\d+" reads as written.
-    return re.sub(r"\\([\\\"'])", r"\1", body)
-
-
-def parse_duration_literal(text: str) -> timedelta:
-    return sum((int(n) * _UNIT[unit] for n, unit in _DURATION_PART.findall(text)), timedelta())
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    position = 0
-    while position < len(text):
-        if not text[position:].strip():
-            break
-        match = _TOKEN.match(text, position)
-        if match is None or match.lastgroup is None:
-            column = position + len(text[position:]) - len(text[position:].lstrip()) + 1
-            raise ExpressionError(f"at column {column}: unexpected {text[column - 1]!r}")
-        kind = match.lastgroup
-        raw = match.group(kind)
-        value: Any = None
-        if kind == "duration":
-            value = parse_duration_literal(raw)
-        elif kind == "percent":
-            value = float(raw[:-1]) / 100
-        elif kind == "number":
-            value = float(raw)
-        elif kind == "string":
-            value = _unescape(raw[1:-1])
-        tokens.append(_Token(kind, raw, match.start(kind) + 1, value))
-        position = match.end()
-    tokens.append(_Token("end", "", len(text.rstrip()) + 1))
-    return tokens
-
-
 class Parser:
     def __init__(self, text: str) -> None:
-        self.tokens = _tokenize(text)
+        self.tokens = tokenize(text)
         self.index = 0
 
     @property
-    def current(self) -> _Token:
+    def current(self) -> Token:
         return self.tokens[self.index]
 
-    def advance(self) -> _Token:
+    def advance(self) -> Token:
         token = self.tokens[self.index]
         self.index += 1
         return token
@@ -145,12 +77,12 @@ class Parser:
         token = self.current
         return token.kind == kind and (text is None or token.text == text)
 
-    def fail(self, expected: str, token: _Token | None = None) -> ExpressionError:
+    def fail(self, expected: str, token: Token | None = None) -> ExpressionError:
         token = token or self.current
         got = "the end" if token.kind == "end" else json.dumps(token.text)
         return ExpressionError(f"at column {token.column}: expected {expected}, got {got}")
 
-    def expect(self, text: str, description: str | None = None) -> _Token:
+    def expect(self, text: str, description: str | None = None) -> Token:
         if not self.at("op", text):
             raise self.fail(description or f'"{text}"')
         return self.advance()
@@ -228,7 +160,7 @@ class Parser:
         self.advance()
         return tuple(labels)
 
-    def _binary(self, op: _Token, left: Node, right: Node, matching: Matching | None) -> Node:
+    def _binary(self, op: Token, left: Node, right: Node, matching: Matching | None) -> Node:
         if matching is not None and (left.type == "scalar" or right.type == "scalar"):
             raise ExpressionError(
                 f"at column {op.column}: on(...)/ignoring(...) only apply between two vectors"
@@ -372,7 +304,7 @@ class Parser:
             node = Aggregate(node.function, node.expr, labels, without, node.phi)
         return node
 
-    def parse_grouping(self, name: _Token) -> tuple[tuple[str, ...], bool] | None:
+    def parse_grouping(self, name: Token) -> tuple[tuple[str, ...], bool] | None:
         if not (self.at("name", "by") or self.at("name", "without")):
             return None
         if name.text not in AGGREGATIONS:
@@ -380,14 +312,14 @@ class Parser:
         without = self.advance().text == "without"
         return self.parse_label_list(), without
 
-    def parse_phi(self, name: _Token) -> float:
+    def parse_phi(self, name: Token) -> float:
         token = self.current
         if token.kind not in ("number", "percent") or not 0 <= token.value <= 1:
             raise self.fail(f"a quantile from 0 to 1 (like 0.95) as {name.text}'s first argument")
         self.advance()
         return float(token.value)
 
-    def parse_check_call(self, name: _Token) -> CheckFunction:
+    def parse_check_call(self, name: Token) -> CheckFunction:
         token = self.current
         if token.kind == "string":
             self.advance()
@@ -409,7 +341,7 @@ class Parser:
         return CheckFunction(name.text, checks, window)
 
     @staticmethod
-    def _require_vector(node: Node, name: _Token) -> None:
+    def _require_vector(node: Node, name: Token) -> None:
         if node.type != "vector":
             raise ExpressionError(
                 f"at column {name.column}: {name.text} needs series (a metric or a function),"
