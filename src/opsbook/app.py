@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from opsbook import __version__
+from opsbook.alerts.rules import api as rules_api
 from opsbook.checks import api as checks_api
 from opsbook.checks import ui as checks_ui
 from opsbook.core import api as core_api
@@ -23,6 +24,7 @@ from opsbook.incidents.postmortems import api as postmortems_api
 from opsbook.incidents.postmortems import ui as postmortems_ui
 from opsbook.incidents.reports import api as reports_api
 from opsbook.incidents.reports import ui as reports_ui
+from opsbook.metrics import api as metrics_api
 from opsbook.oncall import api as oncall_api
 from opsbook.oncall import linkpages as oncall_links
 from opsbook.oncall import ui as oncall_ui
@@ -97,6 +99,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(oncall_links.router)
     app.include_router(oncall_ui.router)
     app.state.oncall_now = oncall_ui.dashboard_now
+    app.include_router(metrics_api.router)
+    app.include_router(rules_api.router)
     # A plain Starlette route: /probe is a hot path and needs none of FastAPI's machinery.
     app.state.probe_handler = checks_api.probe_handler(runtime)
     app.add_route("/probe", checks_api.probe, methods=["GET"], include_in_schema=False)

@@ -16,6 +16,7 @@ import structlog
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import delete
 
+from opsbook.alerts.rules.jobs import log_only_sink, register_rule_jobs, schedule_rule_jobs
 from opsbook.checks.jobs import register_check_jobs, schedule_check_jobs
 from opsbook.checks.worker import CheckService, heartbeat_checks
 from opsbook.checks.worker import retention as check_retention
@@ -30,6 +31,8 @@ from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job, Notification
 from opsbook.core.worker import Worker, new_worker_id
 from opsbook.incidents.jobs import register_incident_jobs
+from opsbook.metrics.jobs import register_metric_jobs, schedule_metric_jobs
+from opsbook.metrics.scrape import ScrapeService
 from opsbook.notify.base import Transport
 from opsbook.notify.dispatcher import Dispatcher
 from opsbook.notify.registry import build_transports
@@ -100,6 +103,9 @@ class Runtime:
         register_incident_jobs(runtime.jobs, config=lambda: runtime.config)
         register_status_jobs(runtime.jobs, config=lambda: runtime.config)
         register_oncall_jobs(runtime.jobs, env=env_from(runtime))
+        register_metric_jobs(runtime.jobs, config=lambda: runtime.config)
+        # The alert pipeline's sink replaces log_only_sink when it is merged.
+        register_rule_jobs(runtime.jobs, config=lambda: runtime.config, sink=log_only_sink)
         return runtime
 
     def reload_config(self) -> OpsbookConfig:
@@ -161,13 +167,18 @@ class Runtime:
             schedule_check_jobs(session, now=self.clock.now())
             schedule_status_jobs(session, now=self.clock.now())
             schedule_audit(session, now=self.clock.now())
+            schedule_metric_jobs(session, now=self.clock.now())
+            schedule_rule_jobs(session, rules=self.config.rules, now=self.clock.now())
+        scrapes = ScrapeService(
+            db=self.db, clock=self.clock, config=lambda: self.config, owner=worker_id
+        )
         return Worker(
             db=self.db,
             clock=self.clock,
             jobs=runner,
             deliver=deliveries.round,
             on_stop=deliveries.close,
-            services=[checks],
+            services=[checks, scrapes],
             worker_id=worker_id,
             poll_interval=s.worker_poll_interval,
             heartbeat_interval=s.worker_heartbeat_interval,

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from opsbook.alerts.rules.config import RuleConfig, RuleSettings, rule_problems
 from opsbook.checks.config import CheckConfig
 from opsbook.config.defaults import SEVERITIES, Severity, default_severity_levels
 from opsbook.config.values import (
@@ -37,6 +38,7 @@ from opsbook.config.values import (
     parse_duration,
 )
 from opsbook.incidents.config import PostmortemSettings
+from opsbook.metrics.config import MetricsConfig
 from opsbook.notify.console.config import ConsoleChannelConfig
 from opsbook.notify.email.config import EmailChannelConfig
 from opsbook.notify.ntfy.config import NtfyChannelConfig
@@ -214,6 +216,7 @@ class SettingsConfig(ConfigModel):
     jobs: JobSettings = JobSettings()
     checks: CheckSettings = CheckSettings()
     probe: ProbeSettings = ProbeSettings()
+    rules: RuleSettings = RuleSettings()
 
 
 class OpsbookConfig(ConfigModel):
@@ -226,6 +229,8 @@ class OpsbookConfig(ConfigModel):
     teams: tuple[TeamConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     checks: tuple[CheckConfig, ...] = ()
+    metrics: MetricsConfig = MetricsConfig()
+    rules: tuple[RuleConfig, ...] = ()
     severities: SeverityPolicy = Field(default_factory=default_severity_policy)
     status_page: StatusPageConfig = StatusPageConfig()
     postmortems: PostmortemSettings = PostmortemSettings()
@@ -274,6 +279,9 @@ class OpsbookConfig(ConfigModel):
     def find_check(self, name: str) -> CheckConfig | None:
         return next((c for c in self.checks if c.name == name), None)
 
+    def find_rule(self, name: str) -> RuleConfig | None:
+        return next((r for r in self.rules if r.name == name), None)
+
 
 def merge_severities(user: Any, *, channel_names: list[Any]) -> Any:
     """Lay the levels and fields the user wrote over the defaults; leave anything odd as is.
@@ -321,6 +329,7 @@ def cross_check(data: Mapping[str, Any]) -> list[Problem]:
         ("teams", "name", "team"),
         ("channels", "name", "channel"),
         ("checks", "name", "check"),
+        ("rules", "name", "rule"),
     ):
         seen: dict[str, int] = {}
         for index, item in _items(data, section):
@@ -357,6 +366,7 @@ def cross_check(data: Mapping[str, Any]) -> list[Problem]:
             problems += _missing(loc, noun, name, names if isinstance(names, list) else [])
         else:
             problems.append(Problem(loc, str(name)))
+    problems += [Problem(loc, message) for loc, message in rule_problems(data, known)]
     return problems + _check_references(data, known)
 
 

@@ -23,6 +23,8 @@ MODEL_MODULES = (
     "opsbook.status.models",
     "opsbook.incidents.postmortems.models",
     "opsbook.oncall.models",
+    "opsbook.metrics.models",
+    "opsbook.alerts.rules.models",
 )
 
 
