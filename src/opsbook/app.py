@@ -6,6 +6,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from opsbook import __version__
+from opsbook.alerts import amapi as alerts_amapi
+from opsbook.alerts import api as alerts_api
+from opsbook.alerts import ui as alerts_ui
+from opsbook.alerts.intake.http import AlertIntake
 from opsbook.checks import api as checks_api
 from opsbook.core import api as core_api
 from opsbook.core.security import AuditMiddleware, install_error_handlers
@@ -37,6 +41,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_exception_handler(core_ui.LoginRequired, core_ui.login_redirect)  # type: ignore[arg-type]
     # Heartbeat pings are machine telemetry (a cron job every minute), not a person's action.
     app.add_middleware(AuditMiddleware, skip_prefixes=("/api/v1/heartbeats/",))
+    # Outermost: the alert intake endpoints are a hot path served ahead of FastAPI (and,
+    # like heartbeats, not audited per request); see opsbook.alerts.intake.http.
+    app.add_middleware(AlertIntake, runtime=runtime)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(core_api.public)
     app.include_router(core_api.router)
@@ -44,6 +51,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(checks_api.router)
     app.include_router(checks_api.heartbeats)
     app.include_router(incidents_api.router)
+    app.include_router(alerts_api.router)
+    app.include_router(alerts_ui.router)
+    for path, endpoint, methods in alerts_amapi.ROUTES:
+        app.add_route(path, endpoint, methods=methods, include_in_schema=False)
     # A plain Starlette route: /probe is a hot path and needs none of FastAPI's machinery.
     app.state.probe_handler = checks_api.probe_handler(runtime)
     app.add_route("/probe", checks_api.probe, methods=["GET"], include_in_schema=False)

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from opsbook import __version__
+from opsbook.alerts import cli as alerts_cli
 from opsbook.checks import cli as checks_cli
 from opsbook.config import cli as config_cli
 from opsbook.core import cli as core_cli
@@ -33,6 +34,8 @@ app.add_typer(core_cli.jobs_app, name="jobs")
 app.add_typer(core_cli.outbox_app, name="outbox")
 app.add_typer(checks_cli.checks_app, name="checks")
 app.add_typer(incidents_cli.incident_app, name="incident")
+app.add_typer(alerts_cli.alerts_app, name="alerts")
+app.add_typer(alerts_cli.silence_app, name="silence")
 
 
 def _version(value: bool) -> None:

@@ -16,6 +16,9 @@ import structlog
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import delete
 
+from opsbook.alerts.contract import AlertSink
+from opsbook.alerts.jobs import register_alert_jobs, schedule_alert_jobs
+from opsbook.alerts.service import make_sink
 from opsbook.checks.jobs import register_check_jobs, schedule_check_jobs
 from opsbook.checks.worker import CheckService, heartbeat_checks
 from opsbook.checks.worker import retention as check_retention
@@ -27,6 +30,7 @@ from opsbook.core.jobs import JobContext, JobRegistry, JobRunner, schedule
 from opsbook.core.logging import register_secret
 from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job, Notification
+from opsbook.core.wakeup import PostgresListener
 from opsbook.core.worker import Worker, new_worker_id
 from opsbook.incidents.jobs import register_incident_jobs
 from opsbook.notify.base import Transport
@@ -51,6 +55,8 @@ class Runtime:
     jobs: JobRegistry = field(default_factory=JobRegistry)
     events: EventBus = field(default_factory=EventBus)
     started_at: datetime | None = None
+    # The app's intake endpoints (opsbook.alerts.intake.http.AlertIntake), once serving.
+    intake: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -88,7 +94,20 @@ class Runtime:
             on_transition=runtime.events.publish,
         )
         register_incident_jobs(runtime.jobs, config=lambda: runtime.config)
+        register_alert_jobs(
+            runtime.jobs, config=lambda: runtime.config, external_url=runtime.external_url
+        )
         return runtime
+
+    @property
+    def alert_sink(self) -> AlertSink:
+        """Where rules (and any in-process source) hand alerts to the pipeline."""
+        return make_sink(lambda: self.config)
+
+    def external_url(self) -> str:
+        """How notifications link back: settings.public_url, else the listen address."""
+        url = self.config.settings.public_url or self.settings.public_url
+        return url or f"http://{self.settings.listen}"
 
     def reload_config(self) -> OpsbookConfig:
         """Re-read opsbook.yaml; on error the running config stays and ConfigError is raised."""
@@ -133,16 +152,31 @@ class Runtime:
         with self.db.session() as session, session.begin():
             schedule_housekeeping(session, now=self.clock.now())
             schedule_check_jobs(session, now=self.clock.now())
+            schedule_alert_jobs(session, now=self.clock.now())
+        listener = None
+        if self.db.dialect == "postgresql":
+            # Work committed by other processes (web processes, other workers) wakes us too.
+            listener = PostgresListener(
+                self.db.engine.url.render_as_string(hide_password=False), self.db.wakeup
+            )
+            listener.start()
+
+        async def on_stop() -> None:
+            await deliveries.close()
+            if listener is not None:
+                await asyncio.to_thread(listener.stop)
+
         return Worker(
             db=self.db,
             clock=self.clock,
             jobs=runner,
             deliver=deliveries.round,
-            on_stop=deliveries.close,
+            on_stop=on_stop,
             services=[checks],
             worker_id=worker_id,
             poll_interval=s.worker_poll_interval,
             heartbeat_interval=s.worker_heartbeat_interval,
+            wakeup=self.db.wakeup,
         )
 
     def run_worker_thread(self, stop: threading.Event) -> threading.Thread:

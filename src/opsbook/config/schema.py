@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from opsbook.alerts.config import AlertsConfig, check_alerts
 from opsbook.checks.config import CheckConfig
 from opsbook.config.defaults import SEVERITIES, Severity, default_severity_levels
 from opsbook.config.values import (
@@ -36,6 +37,7 @@ from opsbook.config.values import (
     located_error,
     parse_duration,
 )
+from opsbook.notify.alertmanager_webhook.config import AlertmanagerWebhookChannelConfig
 from opsbook.notify.console.config import ConsoleChannelConfig
 from opsbook.notify.email.config import EmailChannelConfig
 from opsbook.notify.ntfy.config import NtfyChannelConfig
@@ -56,7 +58,8 @@ ChannelConfig = Annotated[
     | TelegramChannelConfig
     | NtfyChannelConfig
     | SmsChannelConfig
-    | VoiceChannelConfig,
+    | VoiceChannelConfig
+    | AlertmanagerWebhookChannelConfig,
     Field(discriminator="kind"),
 ]
 
@@ -221,6 +224,7 @@ class OpsbookConfig(ConfigModel):
     teams: tuple[TeamConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     checks: tuple[CheckConfig, ...] = ()
+    alerts: AlertsConfig = AlertsConfig()
     severities: SeverityPolicy = Field(default_factory=default_severity_policy)
     settings: SettingsConfig = SettingsConfig()
 
@@ -344,6 +348,7 @@ def cross_check(data: Mapping[str, Any]) -> list[Problem]:
             targets = level.get(field) if isinstance(level, dict) else None
             for position, text in enumerate(targets if isinstance(targets, list) else []):
                 problems += _missing_target(("severities", severity, field, position), text, known)
+    problems += [Problem(loc, message) for loc, message in check_alerts(data, known["channels"])]
     return problems + _check_references(data, known)
 
 

@@ -16,7 +16,12 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x0B5B00C
 
 # Every module that declares tables; Alembic's autogenerate needs them all imported.
-MODEL_MODULES = ("opsbook.core.models", "opsbook.checks.models", "opsbook.incidents.models")
+MODEL_MODULES = (
+    "opsbook.core.models",
+    "opsbook.checks.models",
+    "opsbook.incidents.models",
+    "opsbook.alerts.models",
+)
 
 
 def import_all_models() -> None:

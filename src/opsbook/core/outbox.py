@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from opsbook.core import wakeup
 from opsbook.core.db import Database
 from opsbook.core.leases import claim_due, park_exhausted, still_held
 from opsbook.core.models import Notification
@@ -91,7 +92,11 @@ def enqueue(
         .on_conflict_do_nothing(index_elements=[Notification.idempotency_key])
         .returning(Notification.id)
     )
-    return session.execute(stmt).first() is not None
+    written = session.execute(stmt).first() is not None
+    if written:
+        due = deliver_at if deliver_at is not None and deliver_at > now else None
+        wakeup.mark(session, due=due)
+    return written
 
 
 def claim(

@@ -42,10 +42,13 @@ class Message:
     fields: dict[str, str] = field(default_factory=dict)
     links: tuple[Link, ...] = ()
     event: str = "notification"
+    # Structured content for machine receivers, sent as it is by the kinds that forward
+    # a document (the alertmanager-webhook kind posts it as its whole body).
+    data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: what the outbox stores and what webhooks receive."""
-        return {
+        out = {
             "event": self.event,
             "title": self.title,
             "text": self.text,
@@ -54,6 +57,9 @@ class Message:
             "fields": dict(self.fields),
             "links": [{"label": link.label, "url": link.url} for link in self.links],
         }
+        if self.data:
+            out["data"] = self.data
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
@@ -69,6 +75,9 @@ class Message:
         fields = data.get("fields") or {}
         if not isinstance(fields, Mapping):
             raise ValueError("message fields must be a mapping")
+        extra = data.get("data") or {}
+        if not isinstance(extra, Mapping):
+            raise ValueError("message data must be a mapping")
         links = []
         for link in data.get("links") or ():
             if not isinstance(link, Mapping) or not {"label", "url"} <= link.keys():
@@ -82,6 +91,7 @@ class Message:
             fields={str(key): str(value) for key, value in fields.items()},
             links=tuple(links),
             event=str(data.get("event") or "notification"),
+            data=dict(extra),
         )
 
 
