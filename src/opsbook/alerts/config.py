@@ -235,6 +235,8 @@ def check_alerts(
     items = alerts.get("pagerduty")
     for index, item in enumerate(items if isinstance(items, list) else []):
         secret = item.get("routing_key") if isinstance(item, dict) else None
+        if isinstance(secret, str) and not secret.strip("*"):
+            continue  # a dumped (masked) config: the loader checked the real keys
         if isinstance(secret, str) and secret in keys:
             problems.append(
                 (
