@@ -96,8 +96,8 @@ def save(
     silence_id: str | None = None,
 ) -> SilenceChange:
     """Create a silence, or update the one with ``silence_id`` (see the module docstring)."""
-    starts_at = max(starts_at, now) if silence_id is None else starts_at
     _validate(matchers, starts_at, ends_at, created_by, comment, now)
+    starts_at = max(starts_at, now) if silence_id is None else starts_at
     data = [m.to_api() for m in matchers]
     if silence_id is not None:
         existing = session.get(Silence, silence_id, with_for_update=True)
