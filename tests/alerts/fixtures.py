@@ -19,7 +19,7 @@ ALERTMANAGER_WEBHOOK: dict[str, Any] = {
                 "severity": "critical",
             },
             "annotations": {
-                "description": "Instance https://server.example.org has been down for over 5m. Job: http_checks",
+                "description": "Instance https://server.example.org has been down for over 5m. Job: http_checks",  # noqa: E501
                 "summary": "BlackBox Probe Failure: https://server.example.org",
             },
             "startsAt": "2023-02-06T13:08:45.828Z",
@@ -37,7 +37,7 @@ ALERTMANAGER_WEBHOOK: dict[str, Any] = {
         "severity": "critical",
     },
     "commonAnnotations": {
-        "description": "Instance https://server.example.org has been down for over 5m. Job: http_checks",
+        "description": "Instance https://server.example.org has been down for over 5m. Job: http_checks",  # noqa: E501
         "summary": "BlackBox Probe Failure: https://server.example.org",
     },
     "externalURL": "http://prometheus.example.org:9093",

@@ -26,7 +26,6 @@ from opsbook.notify.registry import build_transports
 from opsbook.runtime import Runtime
 from opsbook.settings import Settings
 
-
 # One notify route (the Alertmanager defaults but faster), a critical route that opens
 # incidents, PagerDuty and webhook credentials.
 ALERTS_CONFIG = """\

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alerts.pipeline import ALERTS_CONFIG, Pipeline
-from opsbook.app import create_app
 from opsbook.alerts.labels import fingerprint, rfc3339
+from opsbook.app import create_app
 from support import bearer
 
 PROMETHEUS_POST = [

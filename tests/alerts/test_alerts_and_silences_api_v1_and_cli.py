@@ -18,7 +18,10 @@ def test_people_raise_list_and_show_alerts(
     alerts_client: TestClient, alert_tokens: dict[str, str], pipeline: Pipeline
 ) -> None:
     write, read = bearer(alert_tokens["responder"]), bearer(alert_tokens["viewer"])
-    body = {"labels": {"alertname": "ManualCheck", "service": "api"}, "annotations": {"summary": "by hand"}}
+    body = {
+        "labels": {"alertname": "ManualCheck", "service": "api"},
+        "annotations": {"summary": "by hand"},
+    }
     assert alerts_client.post("/api/v1/alerts", json=body, headers=read).status_code == 403
     created = alerts_client.post("/api/v1/alerts", json=body, headers=write)
     assert created.status_code == 202
@@ -42,7 +45,9 @@ def test_people_raise_list_and_show_alerts(
     )
     assert resolved.json()["resolved"] == 1
     assert alerts_client.get("/api/v1/alerts", headers=read).json() == []
-    assert len(alerts_client.get("/api/v1/alerts", params={"state": "all"}, headers=read).json()) == 1
+    assert (
+        len(alerts_client.get("/api/v1/alerts", params={"state": "all"}, headers=read).json()) == 1
+    )
     bad = alerts_client.post("/api/v1/alerts", json={"labels": {"bad-name": "x"}}, headers=write)
     assert bad.status_code == 422
 
@@ -76,7 +81,9 @@ def test_the_cli_lists_shows_fires_and_silences(pipeline: Pipeline, tmp_path: Pa
     config.write_text(ALERTS_CONFIG)
     common = ["--config", str(config), "--database", pipeline.db.url]
     runner = CliRunner()
-    fired = runner.invoke(app, ["alerts", "fire", "alertname=DiskFull", "service=db", "-a", "summary=91%", *common])
+    fired = runner.invoke(
+        app, ["alerts", "fire", "alertname=DiskFull", "service=db", "-a", "summary=91%", *common]
+    )
     assert fired.exit_code == 0, fired.output
     assert "raised" in fired.output
     listed = runner.invoke(app, ["alerts", "--json", *common])
@@ -87,7 +94,20 @@ def test_the_cli_lists_shows_fires_and_silences(pipeline: Pipeline, tmp_path: Pa
     assert json.loads(shown.output)["annotations"]["summary"] == "91%"
 
     added = runner.invoke(
-        app, ["silence", "add", 'alertname="DiskFull"', "--duration", "1h", "--comment", "resize", "--as", "rita", "--json", *common]
+        app,
+        [
+            "silence",
+            "add",
+            'alertname="DiskFull"',
+            "--duration",
+            "1h",
+            "--comment",
+            "resize",
+            "--as",
+            "rita",
+            "--json",
+            *common,
+        ],
     )
     assert added.exit_code == 0, added.output
     silence = json.loads(added.output)
@@ -97,14 +117,26 @@ def test_the_cli_lists_shows_fires_and_silences(pipeline: Pipeline, tmp_path: Pa
     assert silenced[0]["silenced_by"] == [silence["id"]]
     listing = json.loads(runner.invoke(app, ["silence", "list", "--json", *common]).output)
     assert [s["id"] for s in listing] == [silence["id"]]
-    expired = runner.invoke(app, ["silence", "expire", silence["id"], "--database", pipeline.db.url])
+    expired = runner.invoke(
+        app, ["silence", "expire", silence["id"], "--database", pipeline.db.url]
+    )
     assert expired.exit_code == 0
     assert json.loads(runner.invoke(app, ["silence", "list", "--json", *common]).output) == []
-    assert len(json.loads(runner.invoke(app, ["silence", "list", "--all", "--json", *common]).output)) == 1
+    assert (
+        len(json.loads(runner.invoke(app, ["silence", "list", "--all", "--json", *common]).output))
+        == 1
+    )
 
-    assert runner.invoke(app, ["silence", "add", "nonsense", "--comment", "x", *common]).exit_code == 2
+    assert (
+        runner.invoke(app, ["silence", "add", "nonsense", "--comment", "x", *common]).exit_code == 2
+    )
     assert runner.invoke(app, ["alerts", "--state", "sideways", *common]).exit_code == 2
     assert runner.invoke(app, ["alerts", "show", "999", *common]).exit_code == 2
-    assert runner.invoke(app, ["silence", "expire", "nope", "--database", pipeline.db.url]).exit_code == 2
-    resolved = runner.invoke(app, ["alerts", "fire", "alertname=DiskFull", "service=db", "--resolve", *common])
+    assert (
+        runner.invoke(app, ["silence", "expire", "nope", "--database", pipeline.db.url]).exit_code
+        == 2
+    )
+    resolved = runner.invoke(
+        app, ["alerts", "fire", "alertname=DiskFull", "service=db", "--resolve", *common]
+    )
     assert "resolved" in resolved.output

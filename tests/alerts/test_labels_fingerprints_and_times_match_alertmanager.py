@@ -29,7 +29,8 @@ def test_fingerprint_does_not_depend_on_label_order_but_on_every_pair() -> None:
     a = fingerprint({"alertname": "Down", "service": "api"})
     assert a == fingerprint({"service": "api", "alertname": "Down"})
     assert a != fingerprint({"alertname": "Down", "service": "web"})
-    assert len(a) == 16 and a == a.lower()
+    assert len(a) == 16
+    assert a == a.lower()
 
 
 def test_label_key_is_equal_exactly_for_equal_label_sets() -> None:

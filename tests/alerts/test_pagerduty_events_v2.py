@@ -21,7 +21,7 @@ TRIGGER = {
     "payload": {
         "summary": "Example alert on host1.example.com",
         "timestamp": "2015-07-17T08:42:58.315+0000",
-        "source": "monitoringtool:cloudvendor:central-region-dc-01:852559987:cluster/api-stats-prod-003",
+        "source": "monitoringtool:cloudvendor:central-region-dc-01:852559987:cluster/api-stats-prod-003",  # noqa: E501
         "severity": "info",
         "component": "postgres",
         "group": "prod-datapipe",

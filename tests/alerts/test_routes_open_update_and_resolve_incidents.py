@@ -9,8 +9,8 @@ from sqlalchemy import select
 from alerts.pipeline import ALERTS_CONFIG, Pipeline
 from opsbook import incidents
 from opsbook.alerts.labels import fingerprint
-from opsbook.alerts.silences import save
 from opsbook.alerts.matchers import parse_all
+from opsbook.alerts.silences import save
 
 INCIDENT_ROUTES = ALERTS_CONFIG.replace(
     "    repeat_interval: 4h\n",
@@ -50,7 +50,9 @@ def test_a_critical_alert_opens_a_p1_incident_and_its_group_joins_it(pipeline: P
     pipeline.run_jobs()
     [incident] = _incidents(pipeline)
     assert incident.severity == "P1"
-    assert sorted(_linked(pipeline, incident.id)) == sorted([fingerprint(first), fingerprint(second)])
+    assert sorted(_linked(pipeline, incident.id)) == sorted(
+        [fingerprint(first), fingerprint(second)]
+    )
     # Another service: another incident.
     pipeline.fire(alertname="HighErrorRate", service="search", severity="warning")
     pipeline.run_jobs()

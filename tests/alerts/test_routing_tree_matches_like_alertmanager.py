@@ -95,3 +95,23 @@ def test_receivers_name_channels_and_incidents() -> None:
         "audit",
         "pager",
     ]
+
+
+def test_the_routing_example_validates_and_routes_as_its_comments_say() -> None:
+    from pathlib import Path
+
+    from opsbook.config import load_config
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "alerts-routing.yaml"
+    tree = routing_tree(load_config(example, env={}).alerts)
+    paged = tree.route(
+        {"alertname": "HighErrorRate", "severity": "critical", "service": "checkout"}
+    )
+    assert paged.opens_incidents
+    assert [r.channels for r in paged.routes] == [("incidents",)]  # inherited: it notifies too
+    disk = tree.route({"alertname": "DiskAbove80Percent", "service": "db"})
+    assert [r.channels for r in disk.routes] == [("incidents", "remediation")]
+    db = tree.route({"alertname": "ReplicationLag", "team": "db", "cluster": "main"})
+    assert [g.key for g in db.groups] == [
+        '{}/{team="db"}:{alertname="ReplicationLag", cluster="main"}'
+    ]

@@ -37,7 +37,9 @@ def _silence(pipeline: Pipeline, *matchers: str, hours: float = 1) -> str:
         return change.silence.id
 
 
-def test_a_silenced_alert_is_recorded_but_not_sent_until_the_silence_ends(pipeline: Pipeline) -> None:
+def test_a_silenced_alert_is_recorded_but_not_sent_until_the_silence_ends(
+    pipeline: Pipeline,
+) -> None:
     silence_id = _silence(pipeline, 'alertname="Down"', 'service=~"api|web"', hours=1)
     pipeline.fire(alertname="Down", service="api")
     pipeline.fire(alertname="Down", service="db")
@@ -85,7 +87,9 @@ def test_site_down_inhibits_the_per_endpoint_alerts_of_its_site(
     names = [n["groupLabels"]["alertname"] for n in pipeline.notifications()]
     assert ("SiteDown" in names, target["alertname"] in names) == (True, not muted)
     view = next(v for v in pipeline.views() if v.labels == target)
-    assert view.mute.inhibited_by == ((fingerprint({"alertname": "SiteDown", "site": "eu"}),) if muted else ())
+    assert view.mute.inhibited_by == (
+        (fingerprint({"alertname": "SiteDown", "site": "eu"}),) if muted else ()
+    )
 
 
 def test_a_missing_equal_label_on_both_sides_counts_as_equal(pipeline: Pipeline) -> None:
@@ -104,7 +108,11 @@ def test_when_the_inhibiting_alert_resolves_the_targets_are_sent(pipeline: Pipel
     pipeline.resolve(alertname="SiteDown", site="eu")
     pipeline.advance(5 * 60)
     sent = [(n["groupLabels"]["alertname"], n["status"]) for n in pipeline.notifications()]
-    assert sorted(sent) == [("EndpointDown", "firing"), ("SiteDown", "firing"), ("SiteDown", "resolved")]
+    assert sorted(sent) == [
+        ("EndpointDown", "firing"),
+        ("SiteDown", "firing"),
+        ("SiteDown", "resolved"),
+    ]
 
 
 def test_an_alert_matching_both_sides_does_not_inhibit_itself(pipeline: Pipeline) -> None:
@@ -150,8 +158,13 @@ def test_silence_states_and_validation(pipeline: Pipeline) -> None:
                 )
         with pytest.raises(silencing.SilenceError, match="start time must be before end time"):
             silencing.save(
-                session, matchers=parse_all(['a="1"']), starts_at=now, ends_at=now,
-                created_by="rita", comment="x", now=now,
+                session,
+                matchers=parse_all(['a="1"']),
+                starts_at=now,
+                ends_at=now,
+                created_by="rita",
+                comment="x",
+                now=now,
             )
     assert silencing.state(later, now + timedelta(hours=1, minutes=1)) == "active"
     assert silencing.state(later, now + timedelta(hours=3)) == "expired"
@@ -192,14 +205,23 @@ def test_the_v2_silence_api_round_trips(
         ],
         "startsAt": "2026-01-05T09:00:00.000Z",
     }
-    assert [s["id"] for s in alerts_client.get("/api/v2/silences", headers=read).json()] == [silence_id]
-    filtered = alerts_client.get("/api/v2/silences", params={"filter": 'service=~"api|web"'}, headers=read)
+    assert [s["id"] for s in alerts_client.get("/api/v2/silences", headers=read).json()] == [
+        silence_id
+    ]
+    filtered = alerts_client.get(
+        "/api/v2/silences", params={"filter": 'service=~"api|web"'}, headers=read
+    )
     assert len(filtered.json()) == 1
-    assert alerts_client.get("/api/v2/silences", params={"filter": 'service="x"'}, headers=read).json() == []
+    assert (
+        alerts_client.get("/api/v2/silences", params={"filter": 'service="x"'}, headers=read).json()
+        == []
+    )
 
     # Changing only the end updates in place; changing the matchers replaces it.
     same = alerts_client.post(
-        "/api/v2/silences", json={**POSTABLE, "id": silence_id, "endsAt": "2026-01-05T12:00:00Z"}, headers=write
+        "/api/v2/silences",
+        json={**POSTABLE, "id": silence_id, "endsAt": "2026-01-05T12:00:00Z"},
+        headers=write,
     )
     assert same.json() == {"silenceID": silence_id}
     moved = alerts_client.post(
@@ -209,11 +231,17 @@ def test_the_v2_silence_api_round_trips(
     )
     new_id = moved.json()["silenceID"]
     assert new_id != silence_id
-    states = {s["id"]: s["status"]["state"] for s in alerts_client.get("/api/v2/silences", headers=read).json()}
+    states = {
+        s["id"]: s["status"]["state"]
+        for s in alerts_client.get("/api/v2/silences", headers=read).json()
+    }
     assert states == {silence_id: "expired", new_id: "active"}
 
     assert alerts_client.delete(f"/api/v2/silence/{new_id}", headers=write).status_code == 200
-    assert alerts_client.get(f"/api/v2/silence/{new_id}", headers=read).json()["status"]["state"] == "expired"
+    assert (
+        alerts_client.get(f"/api/v2/silence/{new_id}", headers=read).json()["status"]["state"]
+        == "expired"
+    )
     assert alerts_client.delete("/api/v2/silence/nope", headers=write).status_code == 404
     assert alerts_client.get("/api/v2/silence/nope", headers=read).status_code == 404
 
@@ -222,9 +250,15 @@ def test_the_v2_silence_api_round_trips(
     ("change", "message"),
     [
         ({"endsAt": "2026-01-05T08:00:00Z"}, "start time must be before end time"),
-        ({"startsAt": "2026-01-05T07:00:00Z", "endsAt": "2026-01-05T08:00:00Z"}, "end time can't be in the past"),
+        (
+            {"startsAt": "2026-01-05T07:00:00Z", "endsAt": "2026-01-05T08:00:00Z"},
+            "end time can't be in the past",
+        ),
         ({"matchers": []}, "matchers: required"),
-        ({"matchers": [{"name": "a", "value": ".*", "isRegex": True}]}, "must not match the empty string"),
+        (
+            {"matchers": [{"name": "a", "value": ".*", "isRegex": True}]},
+            "must not match the empty string",
+        ),
         ({"createdBy": ""}, "creator information missing"),
         ({"endsAt": "later"}, "endsAt is not an RFC 3339 time"),
         ({"id": "no-such-silence"}, "not found"),
@@ -257,20 +291,29 @@ def test_silenced_alerts_show_as_suppressed_in_the_v2_api(
     alerts_client: TestClient, alert_tokens: dict[str, str]
 ) -> None:
     write = bearer(alert_tokens["responder"])
-    silence_id = alerts_client.post("/api/v2/silences", json=POSTABLE, headers=write).json()["silenceID"]
+    silence_id = alerts_client.post("/api/v2/silences", json=POSTABLE, headers=write).json()[
+        "silenceID"
+    ]
     alerts_client.post(
         "/api/v2/alerts",
         json=[{"labels": {"alertname": "Down", "service": "web"}}, {"labels": {"alertname": "Up"}}],
         headers=write,
     )
-    listed = {a["labels"]["alertname"]: a["status"] for a in alerts_client.get("/api/v2/alerts", headers=write).json()}
+    listed = {
+        a["labels"]["alertname"]: a["status"]
+        for a in alerts_client.get("/api/v2/alerts", headers=write).json()
+    }
     assert listed == {
         "Down": {"inhibitedBy": [], "silencedBy": [silence_id], "state": "suppressed"},
         "Up": {"inhibitedBy": [], "silencedBy": [], "state": "active"},
     }
-    only_active = alerts_client.get("/api/v2/alerts", params={"silenced": "false"}, headers=write).json()
+    only_active = alerts_client.get(
+        "/api/v2/alerts", params={"silenced": "false"}, headers=write
+    ).json()
     assert [a["labels"]["alertname"] for a in only_active] == ["Up"]
     status = alerts_client.get("/api/v2/status", headers=write).json()
     assert status["cluster"]["status"] == "disabled"
-    assert {"version", "revision", "branch", "buildUser", "buildDate", "goVersion"} <= status["versionInfo"].keys()
+    assert {"version", "revision", "branch", "buildUser", "buildDate", "goVersion"} <= status[
+        "versionInfo"
+    ].keys()
     assert alertnames  # (imported helper kept for the other tests)
