@@ -17,6 +17,8 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy import delete
 
 from opsbook.alerts.contract import AlertSink
+from opsbook.alerts.flusher import GroupFlusher
+from opsbook.alerts.ingest import FLUSH_TOPIC
 from opsbook.alerts.jobs import register_alert_jobs, schedule_alert_jobs
 from opsbook.alerts.service import make_sink
 from opsbook.checks.jobs import register_check_jobs, schedule_check_jobs
@@ -30,7 +32,7 @@ from opsbook.core.jobs import JobContext, JobRegistry, JobRunner, schedule
 from opsbook.core.logging import register_secret
 from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job, Notification
-from opsbook.core.wakeup import PostgresListener
+from opsbook.core.wakeup import JOBS, PostgresListener
 from opsbook.core.worker import Worker, new_worker_id
 from opsbook.incidents.jobs import register_incident_jobs
 from opsbook.notify.base import Transport
@@ -104,6 +106,15 @@ class Runtime:
         """Where rules (and any in-process source) hand alerts to the pipeline."""
         return make_sink(lambda: self.config)
 
+    def group_flusher(self) -> GroupFlusher:
+        """The worker service that flushes alert groups when they fall due."""
+        return GroupFlusher(
+            db=self.db,
+            clock=self.clock,
+            config=lambda: self.config,
+            external_url=self.external_url,
+        )
+
     def external_url(self) -> str:
         """How notifications link back: settings.public_url, else the listen address."""
         url = self.config.settings.public_url or self.settings.public_url
@@ -157,7 +168,9 @@ class Runtime:
         if self.db.dialect == "postgresql":
             # Work committed by other processes (web processes, other workers) wakes us too.
             listener = PostgresListener(
-                self.db.engine.url.render_as_string(hide_password=False), self.db.wakeup
+                self.db.engine.url.render_as_string(hide_password=False),
+                self.db.wakeup,
+                topics=(JOBS, FLUSH_TOPIC),
             )
             listener.start()
 
@@ -172,7 +185,7 @@ class Runtime:
             jobs=runner,
             deliver=deliveries.round,
             on_stop=on_stop,
-            services=[checks],
+            services=[checks, self.group_flusher()],
             worker_id=worker_id,
             poll_interval=s.worker_poll_interval,
             heartbeat_interval=s.worker_heartbeat_interval,

@@ -106,7 +106,15 @@ class Pipeline:
         )
 
     def run_jobs(self) -> list[JobOutcome]:
-        outcomes = self.runner().run_until_idle()
+        """Run due jobs and flush due groups until nothing is due (what the worker does)."""
+        flusher = self.runtime.group_flusher()
+        outcomes: list[JobOutcome] = []
+        for _ in range(100):
+            ran = self.runner().run_until_idle()
+            flushed = flusher.run_until_idle()
+            outcomes.extend(ran)
+            if not ran and not flushed:
+                break
         assert [o for o in outcomes if o.status not in ("done",)] == []
         return outcomes
 

@@ -3,6 +3,7 @@ job sends nothing twice, and the sink commits with its caller or not at all."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,6 @@ from sqlalchemy import func, select
 
 from alerts.pipeline import ALERTS_CONFIG, Pipeline, make_runtime
 from opsbook.alerts.contract import AlertInput
-from opsbook.alerts.ingest import schedule_flush
 from opsbook.alerts.models import Alert, AlertGroup
 from opsbook.core.clock import FakeClock
 from opsbook.core.db import Database
@@ -32,32 +32,26 @@ def test_a_pending_flush_survives_a_restart_and_runs_once(
     assert len(again.notifications()) == 1  # nothing new: nothing re-sent
 
 
-def test_a_duplicated_flush_job_sends_nothing_twice(pipeline: Pipeline) -> None:
+def test_a_repeated_flush_sends_nothing_twice(pipeline: Pipeline) -> None:
     pipeline.fire(alertname="Down", service="api")
     pipeline.advance(30)
     with pipeline.db.session() as session, session.begin():
         group = session.scalars(select(AlertGroup)).one()
-        for _ in range(3):  # as another process with a stale view might
-            schedule_flush(
-                session, group_id=group.id, due=pipeline.clock.now(), now=pipeline.clock.now()
-            )
+        group.next_flush_at = pipeline.clock.now()  # as another process with a stale view might
     pipeline.run_jobs()
     assert len(pipeline.notifications()) == 1
     assert pipeline.notification_keys() == ["alerts:1:1:am"]
 
 
-def test_two_workers_claiming_flushes_send_one_notification(pipeline: Pipeline) -> None:
+def test_two_flushers_flush_each_group_once(pipeline: Pipeline) -> None:
     for service in ("a", "b", "c"):
         pipeline.fire(alertname="Down", service=service)
-    pipeline.clock.advance(__import__("datetime").timedelta(seconds=30))
-    first, second = pipeline.runner("w1"), pipeline.runner("w2")
-    outcomes = [
-        *first.run_due(),
-        *second.run_due(),
-        *first.run_until_idle(),
-        *second.run_until_idle(),
-    ]
-    assert {o.status for o in outcomes} == {"done"}
+    pipeline.clock.advance(timedelta(seconds=30))
+    first, second = pipeline.runtime.group_flusher(), pipeline.runtime.group_flusher()
+    first.batch = second.batch = 1
+    sent = [o.notified for o in [*first.run_once(), *second.run_once(), *first.run_until_idle()]]
+    assert sent == [True, True, True]
+    assert second.run_until_idle() == []
     assert sorted(n["groupLabels"]["service"] for n in pipeline.notifications()) == ["a", "b", "c"]
 
 

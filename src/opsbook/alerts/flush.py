@@ -1,8 +1,10 @@
 """Flushing a notify group: Alertmanager's decision whether and what to send, durably.
 
-A flush is the job ``alerts.flush`` (see :mod:`opsbook.alerts.ingest` for when one is
-scheduled).  It locks the group row, so it runs alone for its group on any number of
-workers, and decides as Alertmanager's dedup stage does:
+A group is due when its ``next_flush_at`` (set by intake, see
+:mod:`opsbook.alerts.ingest`) or its ``repeat_at`` has passed; the flusher
+(:mod:`opsbook.alerts.flusher`) locks due group rows and flushes them, so each group is
+flushed by one worker at a time however many run.  It decides as Alertmanager's dedup
+stage does:
 
 - never notified: send if something fires;
 - an unmuted firing alert the last notification did not carry: send;
@@ -13,8 +15,8 @@ workers, and decides as Alertmanager's dedup stage does:
 
 What was sent is recorded on the member rows (``new`` becomes ``notified``) and the
 group (``notify_seq``) in the same transaction as the outbox rows, whose idempotency key
-``alerts:<group>:<seq>:<channel>`` makes a repeat of the job harmless: a restart
-neither sends twice nor forgets.  Muted alerts stay ``new``, so a silence that ends
+``alerts:<group>:<seq>:<channel>`` makes a repeated flush harmless: a restart neither
+sends twice nor forgets.  Muted alerts stay ``new``, so a silence that ends
 (or an inhibiting alert that resolves) brings them into the next notification.
 """
 
@@ -22,19 +24,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
 
-from opsbook.alerts.ingest import Sql, _next_tick, json_value, schedule_flush
-from opsbook.alerts.models import AlertGroup
-from opsbook.alerts.muting import Muter, build_muter
+from opsbook.alerts.ingest import Sql, _next_tick, json_value
+from opsbook.alerts.muting import Muter
 from opsbook.alerts.payloads import GroupAlert, group_message, webhook_v4
 from opsbook.alerts.routing import Route, routing_tree
 from opsbook.config.schema import OpsbookConfig
-from opsbook.notify.service import notify
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +44,79 @@ _SELECT = (
     "SELECT a.id, a.labels, a.annotations, a.starts_at, a.ends_at, a.generator_url, "
     "m.state, m.sort_key FROM alert_group_members m JOIN alerts a ON a.id = m.alert_id "
 )
+
+
+@dataclass(slots=True)
+class GroupState:
+    """A notify group's row as a flush reads and writes it (locked by the flusher)."""
+
+    id: int
+    kind: str
+    route_id: str
+    group_key: str
+    labels: dict[str, str]
+    active: bool
+    next_flush_at: datetime | None
+    repeat_at: datetime | None
+    last_flush_at: datetime | None
+    last_notified_at: datetime | None
+    notify_seq: int
+    last_firing: int
+
+
+_GROUP_COLUMNS = (
+    "id, kind, route_id, group_key, labels, active, next_flush_at, repeat_at, "
+    "last_flush_at, last_notified_at, notify_seq, last_firing"
+)
+
+
+def due_groups(sql: Sql, *, now: datetime, limit: int) -> list[GroupState]:
+    """Lock and read the notify groups due now (skipping those another worker holds)."""
+    lock = "" if sql.sqlite else " FOR NO KEY UPDATE SKIP LOCKED"
+    rows = sql.rows(
+        f"SELECT {_GROUP_COLUMNS} FROM alert_groups WHERE kind = 'notify' AND "
+        f"(next_flush_at <= {sql.ph} OR repeat_at <= {sql.ph}) "
+        f"ORDER BY id LIMIT {int(limit)}{lock}",
+        (sql.time(now), sql.time(now)),
+    )
+    return [
+        GroupState(
+            id=int(r[0]),
+            kind=r[1],
+            route_id=r[2],
+            group_key=r[3],
+            labels=json_value(r[4]),
+            active=bool(r[5]),
+            next_flush_at=sql.read_time(r[6]),
+            repeat_at=sql.read_time(r[7]),
+            last_flush_at=sql.read_time(r[8]),
+            last_notified_at=sql.read_time(r[9]),
+            notify_seq=int(r[10]),
+            last_firing=int(r[11]),
+        )
+        for r in rows
+    ]
+
+
+def save_groups(sql: Sql, groups: Sequence[GroupState]) -> None:
+    sql.many(
+        f"UPDATE alert_groups SET active = {sql.ph}, next_flush_at = {sql.ph}, "
+        f"repeat_at = {sql.ph}, last_flush_at = {sql.ph}, last_notified_at = {sql.ph}, "
+        f"notify_seq = {sql.ph}, last_firing = {sql.ph} WHERE id = {sql.ph}",
+        [
+            (
+                g.active if not sql.sqlite else int(g.active),
+                sql.time(g.next_flush_at),
+                sql.time(g.repeat_at),
+                sql.time(g.last_flush_at),
+                sql.time(g.last_notified_at),
+                g.notify_seq,
+                g.last_firing,
+                g.id,
+            )
+            for g in groups
+        ],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +174,18 @@ class _View:
     resolved_total: int
     muted_ids: list[int]
     remaining: int
+    gone: int = 0
 
 
 def _exact_view(sql: Sql, group_id: int, muter: Muter) -> _View:
     firing, resolved, muted = [], [], []
     has_new = False
-    remaining = 0
+    remaining = gone = 0
     rows = sql.rows(_SELECT + f"WHERE m.group_id = {sql.ph}", (group_id,))
     for row in rows:
         alert, state = _alert(sql, row)
         if state == "gone":
+            gone += 1
             continue
         if state == "resolved":
             resolved.append(alert)
@@ -123,7 +198,7 @@ def _exact_view(sql: Sql, group_id: int, muter: Muter) -> _View:
         has_new = has_new or state == "new"
     firing.sort(key=lambda a: a.sort_key)
     resolved.sort(key=lambda a: a.sort_key)
-    return _View(firing, len(firing), has_new, resolved, len(resolved), muted, remaining)
+    return _View(firing, len(firing), has_new, resolved, len(resolved), muted, remaining, gone)
 
 
 def _counted_view(sql: Sql, group_id: int, limit: int) -> _View:
@@ -136,6 +211,7 @@ def _counted_view(sql: Sql, group_id: int, limit: int) -> _View:
     )
     new, notified = int(counts.get("new", 0)), int(counts.get("notified", 0))
     resolved_total = int(counts.get("resolved", 0))
+    gone = int(counts.get("gone", 0))
     cut = f" LIMIT {int(limit)}" if limit else ""
     firing = [
         _alert(sql, row)[0]
@@ -155,7 +231,20 @@ def _counted_view(sql: Sql, group_id: int, limit: int) -> _View:
                 (group_id,),
             )
         ]
-    return _View(firing, new + notified, new > 0, resolved, resolved_total, [], new + notified)
+    return _View(
+        firing, new + notified, new > 0, resolved, resolved_total, [], new + notified, gone
+    )
+
+
+def any_expired(sql: Sql, now: datetime) -> bool:
+    """Whether any open alert is past its ``ends_at`` (one index probe for a whole round)."""
+    return bool(
+        sql.rows(
+            "SELECT 1 FROM alerts WHERE resolved_at IS NULL AND ends_at IS NOT NULL "
+            f"AND ends_at <= {sql.ph} LIMIT 1",
+            (sql.time(now),),
+        )
+    )
 
 
 def _expire_members(sql: Sql, group_id: int, now: datetime) -> None:
@@ -180,7 +269,7 @@ def _expire_members(sql: Sql, group_id: int, now: datetime) -> None:
 
 
 def _needs_update(
-    group: AlertGroup, view: _View, channels: Sequence[_Channel], repeat: bool
+    group: GroupState, view: _View, channels: Sequence[_Channel], repeat: bool
 ) -> str:
     if group.notify_seq == 0:
         return "first" if view.firing_total else ""
@@ -197,71 +286,76 @@ def flush(
     session: Session,
     *,
     config: OpsbookConfig,
-    group_id: int,
+    group: GroupState,
     now: datetime,
     external_url: str,
+    muter: Muter,
+    outbox: list[dict[str, Any]],
+    expired: bool = True,
 ) -> FlushOutcome:
-    """Flush group ``group_id`` in the caller's transaction (the job's)."""
+    """Flush ``group`` (locked by the caller) if it is due; the caller saves ``group``
+    and enqueues ``outbox`` in the same transaction.
+
+    ``expired=False`` says no open alert is past its end (the caller checked once for
+    many groups).
+    """
     sql = Sql(session)
-    group = session.get(AlertGroup, group_id, with_for_update={"key_share": True})
-    if group is None or group.kind != "notify":
-        return FlushOutcome(group_id, False, 0, 0, "no such notify group")
+    group_id = group.id
+    changed = group.next_flush_at is not None and group.next_flush_at <= now
+    repeat = group.repeat_at is not None and group.repeat_at <= now
+    if group.kind != "notify" or (not changed and not repeat):
+        return FlushOutcome(group_id, False, 0, 0, "not due")
     tree = routing_tree(config.alerts)
     route = tree.by_id.get(group.route_id)
-    pending = group.next_flush_at
-    if pending is not None and pending > now:
-        return FlushOutcome(group_id, False, 0, 0, "a later flush is pending")
-    interval = route.group_interval if route is not None else timedelta(minutes=5)
-    repeat = (
-        route is not None
-        and group.last_notified_at is not None
-        and now >= group.last_notified_at + route.repeat_interval
-    )
-    recent = group.last_flush_at is not None and now < group.last_flush_at + interval
-    if pending is None and not repeat and recent:
-        return FlushOutcome(group_id, False, 0, 0, "flushed already")
     group.next_flush_at = None
+    group.repeat_at = None
     group.last_flush_at = now
     channels = _channels(config, route) if route is not None else []
     if route is None or not channels:
         sql.run(f"DELETE FROM alert_group_members WHERE group_id = {sql.ph}", (group_id,))
         group.active = False
         return FlushOutcome(group_id, False, 0, 0, "its route no longer notifies anyone")
-    _expire_members(sql, group_id, now)
-    muter = build_muter(session, config=config.alerts, now=now)
+    if expired:
+        _expire_members(sql, group_id, now)
     limits = [c.max_alerts for c in channels]
     limit = 0 if 0 in limits else max(limits)
     exact = muter.may_mute(group.labels)
     view = _exact_view(sql, group_id, muter) if exact else _counted_view(sql, group_id, limit)
-    reason = _needs_update(group, view, channels, repeat)
+    repeat_due = (
+        group.last_notified_at is not None and now >= group.last_notified_at + route.repeat_interval
+    )
+    reason = _needs_update(group, view, channels, repeat_due)
     sent = False
     if reason:
-        sent = _send(session, config, group, route, channels, view, now, external_url)
+        sent = _send(config, group, channels, view, external_url, outbox)
     if sent:
         group.notify_seq += 1
         group.last_notified_at = now
         group.last_firing = view.firing_total
+    if sent and view.has_new:
         sql.run(
             "UPDATE alert_group_members SET state = 'notified' "
             f"WHERE group_id = {sql.ph} AND state = 'new'",
             (group_id,),
         )
-        if view.muted_ids:
-            # Muted alerts were not in this notification: when unmuted, they are news.
-            sql.run(
-                "UPDATE alert_group_members SET state = 'new' "
-                f"WHERE group_id = {sql.ph} AND alert_id IN ({sql.marks(len(view.muted_ids))})",
-                (group_id, *view.muted_ids),
-            )
-    sql.run(
-        f"DELETE FROM alert_group_members WHERE group_id = {sql.ph} "
-        "AND state IN ('resolved', 'gone')",
-        (group_id,),
-    )
+    if sent and view.muted_ids:
+        # Muted alerts were not in this notification: when unmuted, they are news.
+        sql.run(
+            "UPDATE alert_group_members SET state = 'new' "
+            f"WHERE group_id = {sql.ph} AND alert_id IN ({sql.marks(len(view.muted_ids))})",
+            (group_id, *view.muted_ids),
+        )
+    if view.resolved_total or view.gone:
+        sql.run(
+            f"DELETE FROM alert_group_members WHERE group_id = {sql.ph} "
+            "AND state IN ('resolved', 'gone')",
+            (group_id,),
+        )
     group.active = view.remaining > 0
     if view.firing_total and group.last_notified_at is not None:
-        due = _next_tick(now, interval, group.last_notified_at + route.repeat_interval)
-        schedule_flush(session, group_id=group_id, due=max(due, now), now=now)
+        # Unchanged, it is said again after repeat_interval, on a group_interval beat.
+        due = _next_tick(now, route.group_interval, group.last_notified_at + route.repeat_interval)
+        group.repeat_at = max(due, now)
     log.debug("alerts.flushed", group_id=group_id, sent=sent, reason=reason or "no change")
     return FlushOutcome(
         group_id, sent, view.firing_total, view.resolved_total, reason or "nothing new"
@@ -269,17 +363,16 @@ def flush(
 
 
 def _send(
-    session: Session,
     config: OpsbookConfig,
-    group: AlertGroup,
-    route: Route,
+    group: GroupState,
     channels: Sequence[_Channel],
     view: _View,
-    now: datetime,
     external_url: str,
+    outbox: list[dict[str, Any]],
 ) -> bool:
     sent = False
     url = f"{external_url.rstrip('/')}/alerts?group={group.id}" if external_url else None
+    kinds = {c.name: c.kind for c in config.channels}
     for channel in channels:
         alerts = list(view.firing)
         total = view.firing_total
@@ -293,7 +386,7 @@ def _send(
             receiver=channel.name,
             alerts=shown,
             truncated=max(0, total - len(shown)),
-            group_labels=json_value(group.labels),
+            group_labels=group.labels,
             group_key=group.group_key,
             external_url=external_url,
         )
@@ -303,14 +396,15 @@ def _send(
             resolved=view.resolved_total if channel.send_resolved else 0,
             url=url,
         )
-        notify(
-            session,
-            channels={c.name: c for c in config.channels},
-            channel=channel.name,
-            message=message,
-            idempotency_key=f"alerts:{group.id}:{group.notify_seq + 1}:{channel.name}",
-            now=now,
-            source=f"alerts:group:{group.id}",
+        outbox.append(
+            {
+                "channel": channel.name,
+                "kind": kinds[channel.name],
+                "message": message.to_dict(),
+                "idempotency_key": f"alerts:{group.id}:{group.notify_seq + 1}:{channel.name}",
+                "source": f"alerts:group:{group.id}",
+                "max_attempts": config.settings.notifications.max_attempts,
+            }
         )
         sent = True
     return sent

@@ -8,10 +8,11 @@ locked read of those groups decides which need a flush scheduled.  Work that may
 someone (notifications, incidents) is never done here: it is a job in the same
 transaction, run by a worker right after the commit (see :mod:`opsbook.core.wakeup`).
 
-Groups: a flush is pending while ``alert_groups.next_flush_at`` is set.  Reading the
-group rows ``FOR UPDATE`` (PostgreSQL; SQLite writers are serialised anyway) orders
-this transaction against the flush job, so an alert is either seen by a flush or finds
-no flush pending and schedules one: none is missed, whatever the interleaving.
+Groups: a flush is pending while ``alert_groups.next_flush_at`` is set: that column is
+the durable timer, which :mod:`opsbook.alerts.flusher` serves.  Reading the group rows
+``FOR UPDATE`` (PostgreSQL; SQLite writers are serialised anyway) orders this
+transaction against the flush, so an alert is either seen by a flush or finds no flush
+pending and sets one: none is missed, whatever the interleaving.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from opsbook.alerts.contract import AlertInput
 from opsbook.alerts.labels import label_key, sort_key
 from opsbook.alerts.matchers import matches_all
 from opsbook.alerts.routing import GroupRef, RoutingTree
+from opsbook.core import wakeup
 from opsbook.core.jobs import schedule
 
-FLUSH_JOB = "alerts.flush"
+FLUSH_TOPIC = "alerts.flush"  # the wake-up topic of the group flusher
 INCIDENT_JOB = "alerts.incident"
 REEVALUATE_JOB = "alerts.reevaluate"
 _CHUNK = 500
@@ -82,6 +84,7 @@ class Sql:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self._dbapi: Any = None
         self.ph = "?" if self.sqlite else "%s"
         self.true, self.false = ("1", "0") if self.sqlite else ("true", "false")
 
@@ -103,17 +106,36 @@ class Sql:
         parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
+    def _cursor(self) -> Any:
+        # The driver's own cursor, in the session's transaction: SQLAlchemy's result
+        # machinery costs more than the statements themselves on this path.
+        if self._dbapi is None:
+            self._dbapi = self.session.connection().connection.dbapi_connection
+        return self._dbapi.cursor()
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        result = self.session.connection().exec_driver_sql(sql, tuple(params))
-        return list(result.fetchall()) if result.returns_rows else []
+        cursor = self._cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall()) if cursor.description is not None else []
+        finally:
+            cursor.close()
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        result = self.session.connection().exec_driver_sql(sql, tuple(params))
-        return int(result.rowcount or 0)
+        cursor = self._cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return int(cursor.rowcount or 0)
+        finally:
+            cursor.close()
 
     def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
         if params:
-            self.session.connection().exec_driver_sql(sql, [tuple(p) for p in params])
+            cursor = self._cursor()
+            try:
+                cursor.executemany(sql, [tuple(p) for p in params])
+            finally:
+                cursor.close()
 
     def marks(self, count: int) -> str:
         return ",".join([self.ph] * count)
@@ -351,22 +373,11 @@ def touch_groups(
             last = sql.read_time(last_flush_at)
             due = now if last is None else _next_tick(last, route.group_interval, now)
         updates.append((sql.time(due), group_id))
-        schedule_flush(sql.session, group_id=group_id, due=due, now=now)
+        wakeup.mark(sql.session, due=due if due > now else None, topic=FLUSH_TOPIC)
     sql.many(
         f"UPDATE alert_groups SET next_flush_at = {sql.ph}, active = {sql.true} "
         f"WHERE id = {sql.ph}",
         updates,
-    )
-
-
-def schedule_flush(session: Session, *, group_id: int, due: datetime, now: datetime) -> None:
-    schedule(
-        session,
-        kind=FLUSH_JOB,
-        key=f"{FLUSH_JOB}:{group_id}:{int(due.timestamp() * 1000)}",
-        run_at=due,
-        now=now,
-        payload={"group_id": group_id},
     )
 
 

@@ -1,7 +1,8 @@
 """Job handlers of the alerts domain; every one is a row in the jobs table.
 
-- ``alerts.flush`` (intake when a group changed, flushes for repeats, the sweep):
-  :func:`opsbook.alerts.flush.flush`;
+(Group flushes are not jobs: their timers are the groups' own rows, served by
+:mod:`opsbook.alerts.flusher`.)
+
 - ``alerts.incident`` (intake, the sweep, re-evaluations):
   :func:`opsbook.alerts.incident_routes.handle`;
 - ``alerts.sweep`` (itself, every 10 s): resolves alerts whose ``ends_at`` passed;
@@ -18,9 +19,8 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from opsbook.alerts import flush as flushing
 from opsbook.alerts import incident_routes
-from opsbook.alerts.ingest import FLUSH_JOB, INCIDENT_JOB, REEVALUATE_JOB
+from opsbook.alerts.ingest import INCIDENT_JOB, REEVALUATE_JOB
 from opsbook.alerts.routing import routing_tree
 from opsbook.alerts.sweep import (
     PRUNE_EVERY,
@@ -37,23 +37,14 @@ from opsbook.core.jobs import JobContext, JobRegistry
 from opsbook.core.models import Job
 
 ConfigSource = Callable[[], OpsbookConfig]
-# Finished flush and incident jobs are many (a busy group flushes every group_interval)
-# and tell nothing the alerts and the outbox do not: they go after this long.
+# Finished incident and sweep jobs are many and tell nothing the alerts, incidents and
+# the outbox do not: they go after this long.
 KEEP_FINISHED = 3600
 
 
 def register_alert_jobs(
     registry: JobRegistry, *, config: ConfigSource, external_url: Callable[[], str]
 ) -> None:
-    def run_flush(ctx: JobContext) -> None:
-        flushing.flush(
-            ctx.session,
-            config=config(),
-            group_id=int(ctx.job.payload["group_id"]),
-            now=ctx.now,
-            external_url=external_url(),
-        )
-
     def run_incident(ctx: JobContext) -> None:
         incident_routes.handle(
             ctx.session,
@@ -80,7 +71,6 @@ def register_alert_jobs(
         prune_jobs(ctx.session, now=ctx.now)
         schedule_next(ctx.session, kind=PRUNE_JOB, every=PRUNE_EVERY, now=ctx.now)
 
-    registry.register(FLUSH_JOB, run_flush)
     registry.register(INCIDENT_JOB, run_incident)
     registry.register(SWEEP_JOB, run_sweep)
     registry.register(REEVALUATE_JOB, run_reevaluate)
@@ -92,7 +82,7 @@ def prune_jobs(session: Session, *, now: datetime) -> None:
 
     session.execute(
         delete(Job).where(
-            Job.kind.in_((FLUSH_JOB, INCIDENT_JOB, SWEEP_JOB)),
+            Job.kind.in_((INCIDENT_JOB, SWEEP_JOB, REEVALUATE_JOB)),
             Job.status == "done",
             Job.finished_at < now - timedelta(seconds=KEEP_FINISHED),
         )

@@ -81,8 +81,8 @@ class AlertGroup(Base):
     """Alerts a route treats together: one notification timeline, or one incident.
 
     ``kind`` is ``notify`` (Alertmanager's aggregation group: ``next_flush_at`` is the
-    pending flush, its job in the jobs table) or ``incident`` (``incident_id`` is the
-    incident its alerts join).
+    pending flush and ``repeat_at`` the next repeat, durable timers the flusher serves)
+    or ``incident`` (``incident_id`` is the incident its alerts join).
     """
 
     __tablename__ = "alert_groups"
@@ -96,7 +96,9 @@ class AlertGroup(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # notify groups
     active: Mapped[bool] = mapped_column(default=False)
-    next_flush_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_flush_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When an unchanged group is due to be notified again (repeat_interval).
+    repeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_flush_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notify_seq: Mapped[int] = mapped_column(Integer, default=0)

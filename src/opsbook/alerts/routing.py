@@ -81,10 +81,7 @@ class GroupRef:
     route: Route
     key: str
     labels: Mapping[str, str]
-
-    @property
-    def key_hash(self) -> str:
-        return group_key_hash(self.kind, self.route.id, self.key)
+    key_hash: str
 
 
 def group_key_hash(kind: str, route_id: str, key: str) -> str:
@@ -109,6 +106,21 @@ class RoutingTree:
     by_id: dict[str, Route]
     inhibit_rules: tuple[InhibitRuleConfig, ...] = ()
     _memo: dict[tuple[tuple[str, str], ...], Routing] = field(default_factory=dict)
+    _groups: dict[tuple[str, str, tuple[tuple[str, str], ...]], GroupRef] = field(
+        default_factory=dict
+    )
+
+    def _group(self, kind: str, route: Route, labels: dict[str, str]) -> GroupRef:
+        # Many alerts share a group: its key and hash are computed once per group.
+        memo = (kind, route.id, tuple(labels.items()))
+        found = self._groups.get(memo)
+        if found is None:
+            key = f"{route.key}:{label_set_string(labels)}"
+            found = GroupRef(kind, route, key, labels, group_key_hash(kind, route.id, key))
+            if len(self._groups) >= _MEMO_SIZE:
+                self._groups.clear()
+            self._groups[memo] = found
+        return found
 
     def route(self, labels: Mapping[str, str]) -> Routing:
         items = tuple(sorted(labels.items()))
@@ -119,14 +131,9 @@ class RoutingTree:
         groups: list[GroupRef] = []
         for route in routes:
             if route.notifies:
-                group = route.group_labels(labels)
-                groups.append(
-                    GroupRef("notify", route, f"{route.key}:{label_set_string(group)}", group)
-                )
+                groups.append(self._group("notify", route, route.group_labels(labels)))
             if route.incident is not None:
-                group = route.incident_group_labels(labels)
-                key = f"{route.key}:{label_set_string(group)}"
-                groups.append(GroupRef("incident", route, key, group))
+                groups.append(self._group("incident", route, route.incident_group_labels(labels)))
         found = Routing(routes, tuple(groups))
         if len(self._memo) >= _MEMO_SIZE:
             self._memo.clear()

@@ -37,58 +37,73 @@ CHANNEL = "opsbook_wakeup"
 _INFO_KEY = "opsbook.wakeup"
 _MARKS_KEY = "opsbook.wakeup.marks"
 _MAX_DUE_TIMES = 4096
+# What the worker loop waits for: due jobs and notifications.  A service with work of its
+# own (a flusher of alert groups, say) marks and waits on a topic of its own, so its
+# commits do not wake the job loop for nothing.
+JOBS = "jobs"
 
 
 class Wakeup:
-    """What a worker waits on: woken at once by :meth:`notify`, or at a due time."""
+    """What a worker waits on: woken at once by :meth:`notify`, or at a due time.
+
+    Each topic keeps its own signal and due times; a waiter wakes for its topic only.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._signalled = False
-        self._due: list[datetime] = []
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._signalled: set[str] = set()
+        self._due: dict[str, list[datetime]] = {}
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event, str]] = set()
 
-    def notify(self, due: datetime | None = None) -> None:
+    def notify(self, due: datetime | None = None, *, topic: str = JOBS) -> None:
         """Work was committed: due now (``None``) or at ``due``.  Safe from any thread."""
         with self._lock:
             if due is None:
-                self._signalled = True
-            elif len(self._due) < _MAX_DUE_TIMES:
-                heapq.heappush(self._due, due)
-            waiters = list(self._waiters)
+                self._signalled.add(topic)
+            else:
+                times = self._due.setdefault(topic, [])
+                if len(times) < _MAX_DUE_TIMES:
+                    heapq.heappush(times, due)
+            waiters = [(loop, waiter) for loop, waiter, t in self._waiters if t == topic]
         for loop, waiter in waiters:
             with contextlib.suppress(RuntimeError):  # that loop has closed
                 loop.call_soon_threadsafe(waiter.set)
 
-    def _next_due(self, now: datetime) -> float | None:
+    def _next_due(self, now: datetime, topic: str) -> float | None:
         """Seconds until the earliest known due time (0 when due), or None."""
         with self._lock:
-            if self._signalled:
-                self._signalled = False
+            if topic in self._signalled:
+                self._signalled.discard(topic)
                 return 0.0
-            if not self._due:
+            times = self._due.get(topic)
+            if not times:
                 return None
-            earliest = self._due[0]
+            earliest = times[0]
             if earliest <= now:
-                while self._due and self._due[0] <= now:
-                    heapq.heappop(self._due)
+                while times and times[0] <= now:
+                    heapq.heappop(times)
                 return 0.0
             return (earliest - now).total_seconds()
 
     async def wait(
-        self, seconds: float, *, now: Callable[[], datetime], stop: Callable[[], bool]
+        self,
+        seconds: float,
+        *,
+        now: Callable[[], datetime],
+        stop: Callable[[], bool],
+        topic: str = JOBS,
     ) -> None:
         """Wait up to ``seconds``, less if work is (or falls) due, or until ``stop()``."""
         loop = asyncio.get_running_loop()
         waiter = asyncio.Event()
-        entry = (loop, waiter)
+        entry = (loop, waiter, topic)
         with self._lock:
             self._waiters.add(entry)
         try:
             deadline = loop.time() + seconds
             while not stop():
                 remaining = deadline - loop.time()
-                due_in = self._next_due(now())
+                due_in = self._next_due(now(), topic)
                 if due_in is not None:
                     remaining = min(remaining, due_in)
                 if remaining <= 0:
@@ -102,9 +117,10 @@ class Wakeup:
                 self._waiters.discard(entry)
 
 
-def mark(session: Session, *, due: datetime | None = None) -> None:
-    """Wake the worker when this session's transaction commits (work due at ``due``)."""
-    session.info.setdefault(_MARKS_KEY, []).append(due)
+def mark(session: Session, *, due: datetime | None = None, topic: str = JOBS) -> None:
+    """Wake the ``topic``'s waiter when this session's transaction commits (work due at
+    ``due``, or at once)."""
+    session.info.setdefault(_MARKS_KEY, []).append((topic, due))
 
 
 def install(factory: sessionmaker[Session], wakeup: Wakeup) -> None:
@@ -115,17 +131,29 @@ def install(factory: sessionmaker[Session], wakeup: Wakeup) -> None:
     event.listen(factory, "after_rollback", _after_rollback)
 
 
+def _by_topic(marks: list[tuple[str, datetime | None]]) -> dict[str, datetime | None]:
+    """The earliest due time per topic (None: at once)."""
+    earliest: dict[str, datetime | None] = {}
+    for topic, due in marks:
+        if topic not in earliest:
+            earliest[topic] = due
+        else:
+            current = earliest[topic]
+            earliest[topic] = None if current is None or due is None else min(current, due)
+    return earliest
+
+
 def _before_commit(session: Session) -> None:
     marks = session.info.get(_MARKS_KEY)
     if not marks:
         return
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        due = _earliest(marks)
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": due.isoformat() if due else ""},
-        )
+        for topic, due in _by_topic(marks).items():
+            session.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": CHANNEL, "payload": f"{topic} {due.isoformat() if due else ''}"},
+            )
 
 
 def _after_commit(session: Session) -> None:
@@ -133,26 +161,28 @@ def _after_commit(session: Session) -> None:
     wakeup: Wakeup | None = session.info.get(_INFO_KEY)
     if not marks or wakeup is None:
         return
-    due = _earliest(marks)
-    wakeup.notify(due)
+    for topic, due in _by_topic(marks).items():
+        wakeup.notify(due, topic=topic)
 
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(_MARKS_KEY, None)
 
 
-def _earliest(marks: list[datetime | None]) -> datetime | None:
-    if any(due is None for due in marks):
-        return None
-    return min(due for due in marks if due is not None)
-
-
 class PostgresListener:
     """``LISTEN opsbook_wakeup`` on its own connection, on a thread, until stopped."""
 
-    def __init__(self, url: str, wakeup: Wakeup, *, retry_after: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        wakeup: Wakeup,
+        *,
+        retry_after: float = 2.0,
+        topics: tuple[str, ...] = (JOBS,),
+    ) -> None:
         self.url = url
         self.wakeup = wakeup
+        self.topics = topics
         self.retry_after = retry_after
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -175,19 +205,22 @@ class PostgresListener:
                 with psycopg.connect(dsn, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     # Anything committed while we were not listening: look again now.
-                    self.wakeup.notify()
+                    for topic in self.topics:
+                        self.wakeup.notify(topic=topic)
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=0.5):
-                            self.wakeup.notify(_parse_due(notice.payload))
+                            topic, due = _parse(notice.payload)
+                            self.wakeup.notify(due, topic=topic)
             except Exception as exc:
                 log.warning("wakeup.listen_failed", error=f"{type(exc).__name__}: {exc}")
                 self._stop.wait(self.retry_after)
 
 
-def _parse_due(payload: str) -> datetime | None:
-    if not payload:
-        return None
+def _parse(payload: str) -> tuple[str, datetime | None]:
+    topic, _, due = payload.partition(" ")
+    if not due:
+        return topic or JOBS, None
     try:
-        return datetime.fromisoformat(payload)
+        return topic or JOBS, datetime.fromisoformat(due)
     except ValueError:
-        return None
+        return topic or JOBS, None

@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("next_flush_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("repeat_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_flush_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_notified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("notify_seq", sa.Integer(), nullable=False),
@@ -109,6 +110,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_groups")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_alert_groups_key_hash")),
     )
+    with op.batch_alter_table("alert_groups", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_alert_groups_next_flush_at"), ["next_flush_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_alert_groups_repeat_at"), ["repeat_at"], unique=False)
+
     op.create_table(
         "alert_group_members",
         sa.Column("alert_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -143,6 +150,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_alert_group_members_group")
 
     op.drop_table("alert_group_members")
+    with op.batch_alter_table("alert_groups", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alert_groups_repeat_at"))
+        batch_op.drop_index(batch_op.f("ix_alert_groups_next_flush_at"))
+
     op.drop_table("alert_groups")
     with op.batch_alter_table("silences", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_silences_ends_at"))
