@@ -131,12 +131,17 @@ class Worker:
             log.info("worker.stopped", worker_id=self.worker_id)
 
     async def tick(self) -> bool:
-        """One round of work; True when there was something to do."""
-        outcomes = await asyncio.to_thread(self.jobs.run_due)
+        """One round of work; True when there was something to do.
+
+        Deliveries go first: a wake-up is most often a notification just committed, and
+        a page should not wait for a claim of due jobs (whose own notifications are then
+        sent by the next round, at once, since this one was busy).
+        """
         # A stop request is honoured between rounds, never inside one: in-flight sends
         # finish (each bounded by its channel's timeout) and get recorded, so a SIGTERM
         # neither cuts a page off nor leaves a claim to wait out its lease.
         delivered = await self.deliver() if self.deliver is not None else 0
+        outcomes = await asyncio.to_thread(self.jobs.run_due)
         if self.on_tick is not None:
             self.on_tick()
         return bool(outcomes) or delivered > 0
