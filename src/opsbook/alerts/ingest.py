@@ -30,7 +30,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.contract import AlertInput
-from opsbook.alerts.labels import label_key, sort_key
+from opsbook.alerts.labels import label_key, labels_json, sort_key
 from opsbook.alerts.matchers import matches_all
 from opsbook.alerts.routing import GroupRef, RoutingTree
 from opsbook.core import wakeup
@@ -162,17 +162,22 @@ def receive(
     sql = Sql(session)
     firing: dict[str, AlertInput] = {}
     resolving: dict[str, datetime] = {}
+    encoded: dict[str, str] = {}
     for alert in alerts:
-        key = alert.dedup_key or label_key(alert.labels)
+        text = labels_json(alert.labels)
+        key = alert.dedup_key or label_key(alert.labels, text)
+        encoded[key] = text
         if alert.ends_at is not None and alert.ends_at <= now:
             firing.pop(key, None)
             resolving[key] = alert.ends_at
         else:
             resolving.pop(key, None)
             firing[key] = alert
-    new, refreshed = _upsert(sql, firing, now) if firing else ([], 0)
+    new, refreshed = _upsert(sql, firing, encoded, now) if firing else ([], 0)
     if new:
-        _join_groups(sql, tree, [(alert_id, firing[key]) for alert_id, key in new], now)
+        _join_groups(
+            sql, tree, [(alert_id, firing[key], encoded[key]) for alert_id, key in new], now
+        )
     resolved = _resolve(sql, tree, resolving, now) if resolving else 0
     return ReceiveResult(
         new=len(new),
@@ -183,7 +188,7 @@ def receive(
 
 
 def _upsert(
-    sql: Sql, firing: Mapping[str, AlertInput], now: datetime
+    sql: Sql, firing: Mapping[str, AlertInput], encoded: Mapping[str, str], now: datetime
 ) -> tuple[list[tuple[int, str]], int]:
     stamp = sql.time(now)
     values: list[Any] = []
@@ -201,7 +206,7 @@ def _upsert(
                 key,
                 alert.source,
                 labels.get("alertname", "")[:300],
-                json.dumps(labels if isinstance(labels, dict) else dict(labels)),
+                encoded[key],
                 json.dumps(dict(alert.annotations)),
                 sql.time(alert.starts_at) if alert.starts_at is not None else stamp,
                 sql.time(alert.ends_at),
@@ -229,13 +234,13 @@ def _upsert(
 
 
 def _join_groups(
-    sql: Sql, tree: RoutingTree, alerts: Sequence[tuple[int, AlertInput]], now: datetime
+    sql: Sql, tree: RoutingTree, alerts: Sequence[tuple[int, AlertInput, str]], now: datetime
 ) -> None:
     members: list[tuple[int, GroupRef, bytes]] = []
     incident_alerts: list[int] = []
     starts: dict[str, datetime] = {}
     refs: dict[str, GroupRef] = {}
-    for alert_id, alert in alerts:
+    for alert_id, alert, text in alerts:
         routing = tree.route(alert.labels)
         if not routing.groups:
             continue
@@ -245,7 +250,7 @@ def _join_groups(
                 if not incident_alerts or incident_alerts[-1] != alert_id:
                     incident_alerts.append(alert_id)
                 continue
-            key = key or sort_key(alert.labels)
+            key = key or sort_key(alert.labels, text)
             members.append((alert_id, ref, key))
             started = alert.starts_at or now
             if ref.key_hash not in starts or started < starts[ref.key_hash]:

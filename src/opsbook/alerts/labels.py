@@ -6,8 +6,8 @@ Alertmanager identifies an alert by its label set.  Two values derive from it he
   ``prometheus/common/model`` computes it), shown wherever Alertmanager would show one:
   the v2 API, webhook payloads, the UI.  It is pure Python and costs ~20 µs, so it is
   computed when an alert is shown, never on the intake path.
-- :func:`label_key` is the dedup key the database enforces: a BLAKE2b digest of the same
-  sorted pairs, ~1 µs.  Equal label sets have equal keys; it is never shown to anyone.
+- :func:`label_key` is the dedup key the database enforces: a BLAKE2b digest of the
+  label set's sorted JSON (which is also what is stored), a few µs.  Equal label sets have equal keys; it is never shown to anyone.
 
 Times follow Go: ``0001-01-01T00:00:00Z`` is "unset", and output is RFC 3339 in UTC.
 """
@@ -38,9 +38,18 @@ def canonical(labels: Mapping[str, str]) -> bytes:
     )
 
 
-def label_key(labels: Mapping[str, str]) -> str:
-    """The dedup key of a label set: 32 hex digits, equal for equal label sets."""
-    return hashlib.blake2b(canonical(labels), digest_size=16).hexdigest()
+def labels_json(labels: Mapping[str, str]) -> str:
+    """The label set as compact JSON with sorted keys: stored as it is, and hashed."""
+    return json.dumps(labels, sort_keys=True, separators=(",", ":"))
+
+
+def label_key(labels: Mapping[str, str], encoded: str | None = None) -> str:
+    """The dedup key of a label set: 32 hex digits, equal for equal label sets.
+
+    ``encoded`` is :func:`labels_json` of the labels when the caller has it already.
+    """
+    text = encoded if encoded is not None else labels_json(labels)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
@@ -63,13 +72,17 @@ def fingerprint(labels: Mapping[str, str]) -> str:
     return found
 
 
-def sort_key(labels: Mapping[str, str]) -> bytes:
+def sort_key(labels: Mapping[str, str], encoded: str | None = None) -> bytes:
     """Orders alerts the way Alertmanager lists a group: by job, then instance, then labels."""
-    parts = []
-    for name in ("job", "instance"):
-        value = labels.get(name)
-        parts.append(b"\x00" + value.encode() if value is not None else b"\x01")
-    return b"\x00".join(parts) + b"\x00" + canonical(labels)
+    job, instance = labels.get("job"), labels.get("instance")
+    text = encoded if encoded is not None else labels_json(labels)
+    return (
+        (b"\x00" + job.encode() if job is not None else b"\x01")
+        + b"\x00"
+        + (b"\x00" + instance.encode() if instance is not None else b"\x01")
+        + b"\x00"
+        + text.encode()
+    )
 
 
 def go_quote(value: str) -> str:

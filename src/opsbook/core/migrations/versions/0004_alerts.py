@@ -58,8 +58,20 @@ def upgrade() -> None:
             sqlite_where=sa.text("resolved_at IS NULL"),
             postgresql_where=sa.text("resolved_at IS NULL"),
         )
-        batch_op.create_index("ix_alerts_resolved_at", ["resolved_at"], unique=False)
-        batch_op.create_index("ix_alerts_incident_key", ["incident_key"], unique=False)
+        batch_op.create_index(
+            "ix_alerts_resolved_at",
+            ["resolved_at"],
+            unique=False,
+            sqlite_where=sa.text("resolved_at IS NOT NULL"),
+            postgresql_where=sa.text("resolved_at IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "ix_alerts_incident_key",
+            ["incident_key"],
+            unique=False,
+            sqlite_where=sa.text("incident_key IS NOT NULL"),
+            postgresql_where=sa.text("incident_key IS NOT NULL"),
+        )
         batch_op.create_index(
             "uq_alerts_open_dedup_key",
             ["dedup_key"],
