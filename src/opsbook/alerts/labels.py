@@ -7,7 +7,8 @@ Alertmanager identifies an alert by its label set.  Two values derive from it he
   the v2 API, webhook payloads, the UI.  It is pure Python and costs ~20 µs, so it is
   computed when an alert is shown, never on the intake path.
 - :func:`label_key` is the dedup key the database enforces: a BLAKE2b digest of the
-  label set's sorted JSON (which is also what is stored), a few µs.  Equal label sets have equal keys; it is never shown to anyone.
+  label set's sorted JSON (which is also what is stored), a few µs.  Equal label sets
+  have equal keys; it is never shown to anyone.
 
 Times follow Go: ``0001-01-01T00:00:00Z`` is "unset", and output is RFC 3339 in UTC.
 """
