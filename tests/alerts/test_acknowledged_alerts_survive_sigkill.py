@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.servers import ServerProcess
+from alerts.servers import ServerProcess, post_json
 from opsbook.core.db import Database
 
 CONFIG = """\
@@ -23,17 +23,6 @@ CLIENTS = 4
 BATCH = 20
 SEND_FOR = 3.0  # seconds of sustained intake before the kill
 PD_KEY = "durabilitykey0000000000000000000"
-
-
-def _post(url: str, body: object) -> int:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return int(response.status)
 
 
 @pytest.mark.slow
@@ -53,7 +42,7 @@ def test_every_acknowledged_alert_survives_a_sigkill(db: Database, tmp_path: Pat
             names = [f"c{number}-{sent + i}" for i in range(BATCH)]
             body = [{"labels": {"alertname": "Durable", "instance": name}} for name in names]
             try:
-                if _post(server.url + "/api/v2/alerts", body) == 200:
+                if post_json(server.url + "/api/v2/alerts", body) == 200:
                     with lock:
                         acknowledged.extend(names)
                 pd = {
@@ -62,7 +51,7 @@ def test_every_acknowledged_alert_survives_a_sigkill(db: Database, tmp_path: Pat
                     "dedup_key": f"pd-{names[0]}",
                     "payload": {"summary": "x", "source": "s", "severity": "info"},
                 }
-                if _post(server.url + "/v2/enqueue", pd) == 202:
+                if post_json(server.url + "/v2/enqueue", pd) == 202:
                     with lock:
                         acknowledged.append(f"pd-{names[0]}")
             except OSError:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from alerts.servers import ServerProcess
+from alerts.servers import ServerProcess, post_json
 from notify.servers import WebhookReceiver
 from opsbook import incidents
 from opsbook.core.clock import SystemClock
@@ -40,17 +39,6 @@ alerts:
       - matchers: ['severity="critical"']
         incident: {{group_by: [service]}}
 """
-
-
-def _post(url: str, body: object) -> None:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
 
 
 @pytest.mark.slow
@@ -82,7 +70,7 @@ def test_two_processes_on_postgresql_notify_and_page_once(db: Database, tmp_path
                 for i in range(PER_GROUP)
             ]
             for server in servers:  # every alert to both, like a Prometheus HA pair
-                _post(server.url + "/api/v2/alerts", body)
+                assert post_json(server.url + "/api/v2/alerts", body) == 200
         deadline = time.monotonic() + 30
         while len(receiver.requests) < GROUPS and time.monotonic() < deadline:
             time.sleep(0.1)

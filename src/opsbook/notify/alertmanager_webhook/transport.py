@@ -15,12 +15,9 @@ import httpx
 
 from opsbook.notify.alertmanager_webhook.config import AlertmanagerWebhookChannelConfig
 from opsbook.notify.base import OutgoingNotification
-from opsbook.notify.http import HttpTransport, send_json
-from opsbook.notify.webhook.signing import SIGNATURE_HEADER, sign
+from opsbook.notify.http import HttpTransport
+from opsbook.notify.webhook.transport import post_signed
 
-_OWN_HEADERS = frozenset(
-    {"content-type", "user-agent", "idempotency-key", SIGNATURE_HEADER.lower()}
-)
 _ZERO = "0001-01-01T00:00:00Z"
 
 
@@ -70,23 +67,6 @@ class AlertmanagerWebhookTransport(HttpTransport):
         self, config: AlertmanagerWebhookChannelConfig, *, client: httpx.AsyncClient | None = None
     ) -> None:
         super().__init__(config, client=client)
-        secrets = [config.secret.get_secret_value()] if config.secret else []
-        self._scrub = [s for s in [*secrets, *config.headers.values()] if len(s) >= 4]
 
     async def send(self, delivery: OutgoingNotification) -> None:
-        document = payload(delivery, self.config.name)
-        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-        headers = {k: v for k, v in self.config.headers.items() if k.lower() not in _OWN_HEADERS}
-        if self.config.secret is not None:
-            timestamp = int(delivery.sent_at.timestamp())
-            headers[SIGNATURE_HEADER] = sign(self.config.secret.get_secret_value(), body, timestamp)
-        await send_json(
-            self._client,
-            self.config.url,
-            body,
-            delivery,
-            self._timeout,
-            extra_headers=headers,
-            secrets=[*self._scrub, self.config.url],
-            content_type="application/json",
-        )
+        await post_signed(self, payload(delivery, self.config.name), delivery)
