@@ -10,6 +10,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from opsbook import __version__
+from opsbook.alerts import amapi as alerts_amapi
+from opsbook.alerts import api as alerts_api
+from opsbook.alerts import ui as alerts_ui
+from opsbook.alerts.intake.http import AlertIntake
 from opsbook.alerts.rules import api as rules_api
 from opsbook.checks import api as checks_api
 from opsbook.checks import ui as checks_ui
@@ -73,6 +77,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # Heartbeat pings are machine telemetry (a cron job every minute), not a person's action.
     # Status-page forms are the public's (sign-ups), rate-limited rather than audited.
     app.add_middleware(AuditMiddleware, skip_prefixes=("/api/v1/heartbeats/", "/status/"))
+    # Outermost: the alert intake endpoints are a hot path served ahead of FastAPI (and,
+    # like heartbeats, not audited per request); see opsbook.alerts.intake.http.
+    app.add_middleware(AlertIntake, runtime=runtime)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(core_api.public)
     app.include_router(core_api.router)
@@ -101,6 +108,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.oncall_now = oncall_ui.dashboard_now
     app.include_router(metrics_api.router)
     app.include_router(rules_api.router)
+    app.include_router(alerts_api.router)
+    app.include_router(alerts_ui.router)
+    for path, endpoint, methods in alerts_amapi.ROUTES:
+        app.add_route(path, endpoint, methods=methods, include_in_schema=False)
     # A plain Starlette route: /probe is a hot path and needs none of FastAPI's machinery.
     app.state.probe_handler = checks_api.probe_handler(runtime)
     app.add_route("/probe", checks_api.probe, methods=["GET"], include_in_schema=False)

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from opsbook import __version__
+from opsbook.alerts import cli as alerts_cli
 from opsbook.alerts.rules import cli as rules_cli
 from opsbook.checks import cli as checks_cli
 from opsbook.config import cli as config_cli
@@ -44,6 +45,8 @@ app.add_typer(postmortems_cli.action_items_app, name="action-items")
 app.command("report")(reports_cli.report)
 app.add_typer(oncall_cli.oncall_app, name="oncall")
 app.add_typer(rules_cli.rules_app, name="rules")
+app.add_typer(alerts_cli.alerts_app, name="alerts")
+app.add_typer(alerts_cli.silence_app, name="silence")
 
 
 def _version(value: bool) -> None:

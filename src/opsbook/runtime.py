@@ -16,7 +16,12 @@ import structlog
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import delete
 
-from opsbook.alerts.rules.jobs import log_only_sink, register_rule_jobs, schedule_rule_jobs
+from opsbook.alerts.contract import AlertSink
+from opsbook.alerts.flusher import GroupFlusher
+from opsbook.alerts.ingest import FLUSH_TOPIC
+from opsbook.alerts.jobs import register_alert_jobs, schedule_alert_jobs
+from opsbook.alerts.rules.jobs import register_rule_jobs, schedule_rule_jobs
+from opsbook.alerts.service import make_sink
 from opsbook.checks.jobs import register_check_jobs, schedule_check_jobs
 from opsbook.checks.worker import CheckService, heartbeat_checks
 from opsbook.checks.worker import retention as check_retention
@@ -29,6 +34,7 @@ from opsbook.core.jobs import JobContext, JobRegistry, JobRunner, schedule
 from opsbook.core.logging import register_secret
 from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job, Notification
+from opsbook.core.wakeup import JOBS, PostgresListener
 from opsbook.core.worker import Worker, new_worker_id
 from opsbook.incidents.jobs import register_incident_jobs
 from opsbook.metrics.jobs import register_metric_jobs, schedule_metric_jobs
@@ -60,6 +66,8 @@ class Runtime:
     jobs: JobRegistry = field(default_factory=JobRegistry)
     events: EventBus = field(default_factory=EventBus)
     started_at: datetime | None = None
+    # The app's intake endpoints (opsbook.alerts.intake.http.AlertIntake), once serving.
+    intake: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _secret_key: str | None = field(default=None, repr=False)
 
@@ -104,9 +112,31 @@ class Runtime:
         register_status_jobs(runtime.jobs, config=lambda: runtime.config)
         register_oncall_jobs(runtime.jobs, env=env_from(runtime))
         register_metric_jobs(runtime.jobs, config=lambda: runtime.config)
-        # The alert pipeline's sink replaces log_only_sink when it is merged.
-        register_rule_jobs(runtime.jobs, config=lambda: runtime.config, sink=log_only_sink)
+        # Rules hand their alerts to the pipeline inside the evaluation's transaction.
+        register_rule_jobs(runtime.jobs, config=lambda: runtime.config, sink=runtime.alert_sink)
+        register_alert_jobs(
+            runtime.jobs, config=lambda: runtime.config, external_url=runtime.external_url
+        )
         return runtime
+
+    @property
+    def alert_sink(self) -> AlertSink:
+        """Where rules (and any in-process source) hand alerts to the pipeline."""
+        return make_sink(lambda: self.config)
+
+    def group_flusher(self) -> GroupFlusher:
+        """The worker service that flushes alert groups when they fall due."""
+        return GroupFlusher(
+            db=self.db,
+            clock=self.clock,
+            config=lambda: self.config,
+            external_url=self.external_url,
+        )
+
+    def external_url(self) -> str:
+        """How notifications link back: settings.public_url, else the listen address."""
+        url = self.config.settings.public_url or self.settings.public_url
+        return url or f"http://{self.settings.listen}"
 
     def reload_config(self) -> OpsbookConfig:
         """Re-read opsbook.yaml; on error the running config stays and ConfigError is raised."""
@@ -169,19 +199,36 @@ class Runtime:
             schedule_audit(session, now=self.clock.now())
             schedule_metric_jobs(session, now=self.clock.now())
             schedule_rule_jobs(session, rules=self.config.rules, now=self.clock.now())
+            schedule_alert_jobs(session, now=self.clock.now())
         scrapes = ScrapeService(
             db=self.db, clock=self.clock, config=lambda: self.config, owner=worker_id
         )
+        listener = None
+        if self.db.dialect == "postgresql":
+            # Work committed by other processes (web processes, other workers) wakes us too.
+            listener = PostgresListener(
+                self.db.engine.url.render_as_string(hide_password=False),
+                self.db.wakeup,
+                topics=(JOBS, FLUSH_TOPIC),
+            )
+            listener.start()
+
+        async def on_stop() -> None:
+            await deliveries.close()
+            if listener is not None:
+                await asyncio.to_thread(listener.stop)
+
         return Worker(
             db=self.db,
             clock=self.clock,
             jobs=runner,
             deliver=deliveries.round,
-            on_stop=deliveries.close,
-            services=[checks, scrapes],
+            on_stop=on_stop,
+            services=[checks, scrapes, self.group_flusher()],
             worker_id=worker_id,
             poll_interval=s.worker_poll_interval,
             heartbeat_interval=s.worker_heartbeat_interval,
+            wakeup=self.db.wakeup,
         )
 
     def run_worker_thread(self, stop: threading.Event) -> threading.Thread:

@@ -6,6 +6,7 @@ from textwrap import dedent
 import pytest
 
 from opsbook.config import CHANNEL_KINDS, ConfigError, load_config_text
+from opsbook.notify.alertmanager_webhook.config import AlertmanagerWebhookChannelConfig
 from opsbook.notify.console.config import ConsoleChannelConfig
 from opsbook.notify.email.config import EmailChannelConfig
 from opsbook.notify.ntfy.config import NtfyChannelConfig
@@ -35,6 +36,7 @@ def test_registry_maps_each_kind_to_its_model() -> None:
         "ntfy": NtfyChannelConfig,
         "sms": SmsChannelConfig,
         "voice": VoiceChannelConfig,
+        "alertmanager-webhook": AlertmanagerWebhookChannelConfig,
     }
 
 

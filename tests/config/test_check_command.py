@@ -58,7 +58,7 @@ def test_check_summarizes_a_valid_file(app: typer.Typer, tmp_path: Path) -> None
     result = runner.invoke(app, ["check", str(target)], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     assert "Example Shop" in result.stdout
-    assert "3 components, 2 people, 1 team, 9 channels" in result.stdout
+    assert "3 components, 2 people, 1 team, 10 channels" in result.stdout
     p0_row = next(line for line in result.stdout.splitlines() if "P0" in line)
     assert "15m" in p0_row
     assert "at once" in p0_row

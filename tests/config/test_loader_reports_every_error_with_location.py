@@ -121,7 +121,7 @@ def test_unknown_channel_kind_is_reported_at_kind_with_the_known_kinds() -> None
             24,
             "channels[0].kind",
             'unknown kind "pager", expected one of "console", "email", "webhook", "slack",'
-            ' "teams", "telegram", "ntfy", "sms", "voice"',
+            ' "teams", "telegram", "ntfy", "sms", "voice", "alertmanager-webhook"',
         )
     ]
 

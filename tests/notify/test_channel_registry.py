@@ -21,18 +21,19 @@ DOCS = TESTS.parents[1] / "docs" / "channels.md"
 @pytest.mark.parametrize("kind", sorted(CHANNEL_KINDS))
 def test_every_kind_has_a_config_model_transport_test_and_docs(kind: str) -> None:
     transport = CHANNEL_KINDS[kind]
+    folder = kind.replace("-", "_")  # alertmanager-webhook lives in alertmanager_webhook/
     assert issubclass(transport, Transport)
     assert not inspect.isabstract(transport)
     assert transport.kind == kind
-    assert transport.__module__ == f"opsbook.notify.{kind}.transport"
+    assert transport.__module__ == f"opsbook.notify.{folder}.transport"
 
     model = transport.config_model
     assert issubclass(model, ConfigModel)
-    assert model.__module__ == f"opsbook.notify.{kind}.config"
+    assert model.__module__ == f"opsbook.notify.{folder}.config"
     assert typing.get_args(model.model_fields["kind"].annotation) == (kind,)
     assert SCHEMA_KINDS[kind] is model  # opsbook.yaml accepts the kind
 
-    assert list(TESTS.glob(f"test_*{kind}*.py")), f"no tests/notify/test_*{kind}*.py"
+    assert list(TESTS.glob(f"test_*{folder}*.py")), f"no tests/notify/test_*{folder}*.py"
     assert f"## `{kind}`" in DOCS.read_text(encoding="utf-8")
 
 

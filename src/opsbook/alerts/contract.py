@@ -11,7 +11,11 @@ The semantics are Alertmanager's, which every source can be mapped onto:
   refreshes it and changes nothing else;
 - ``ends_at`` unset, or in the future, means firing; ``ends_at`` at or before ``now``
   means resolved as of ``ends_at``;
-- ``starts_at`` unset means ``now``.
+- ``starts_at`` unset means ``now``;
+- ``dedup_key`` (optional) identifies the alert instead of its label set, for sources
+  that have their own key (PagerDuty's ``dedup_key``): repeats with that key touch the
+  open alert whatever their labels; ``extra`` carries what a source says beyond labels
+  and annotations (PagerDuty's ``custom_details``, ``links``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -38,6 +42,8 @@ class AlertInput:
     ends_at: datetime | None = None
     generator_url: str = ""
     source: str = "api"
+    dedup_key: str | None = None
+    extra: Mapping[str, Any] | None = None
 
     def is_resolved(self, now: datetime) -> bool:
         return self.ends_at is not None and self.ends_at <= now

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from opsbook.alerts.config import AlertsConfig, check_alerts
 from opsbook.alerts.rules.config import RuleConfig, RuleSettings, rule_problems
 from opsbook.checks.config import CheckConfig
 from opsbook.config.defaults import SEVERITIES, Severity, default_severity_levels
@@ -39,6 +40,7 @@ from opsbook.config.values import (
 )
 from opsbook.incidents.config import PostmortemSettings
 from opsbook.metrics.config import MetricsConfig
+from opsbook.notify.alertmanager_webhook.config import AlertmanagerWebhookChannelConfig
 from opsbook.notify.console.config import ConsoleChannelConfig
 from opsbook.notify.email.config import EmailChannelConfig
 from opsbook.notify.ntfy.config import NtfyChannelConfig
@@ -61,7 +63,8 @@ ChannelConfig = Annotated[
     | TelegramChannelConfig
     | NtfyChannelConfig
     | SmsChannelConfig
-    | VoiceChannelConfig,
+    | VoiceChannelConfig
+    | AlertmanagerWebhookChannelConfig,
     Field(discriminator="kind"),
 ]
 
@@ -231,6 +234,7 @@ class OpsbookConfig(ConfigModel):
     checks: tuple[CheckConfig, ...] = ()
     metrics: MetricsConfig = MetricsConfig()
     rules: tuple[RuleConfig, ...] = ()
+    alerts: AlertsConfig = AlertsConfig()
     severities: SeverityPolicy = Field(default_factory=default_severity_policy)
     status_page: StatusPageConfig = StatusPageConfig()
     postmortems: PostmortemSettings = PostmortemSettings()
@@ -367,6 +371,7 @@ def cross_check(data: Mapping[str, Any]) -> list[Problem]:
         else:
             problems.append(Problem(loc, str(name)))
     problems += [Problem(loc, message) for loc, message in rule_problems(data, known)]
+    problems += [Problem(loc, message) for loc, message in check_alerts(data, known["channels"])]
     return problems + _check_references(data, known)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,8 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from opsbook.core.wakeup import Wakeup, install
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -133,21 +135,30 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @dataclass(frozen=True)
 class Database:
-    """An engine with its two session factories; built once per process and passed down."""
+    """An engine with its two session factories; built once per process and passed down.
+
+    ``wakeup`` is woken when a transaction that scheduled work commits (see
+    :mod:`opsbook.core.wakeup`); the worker of this process waits on it.
+    """
 
     url: str
     engine: Engine
     session: sessionmaker[Session]
     read_session: sessionmaker[Session]
+    wakeup: Wakeup = field(default_factory=Wakeup)
 
     @classmethod
     def connect(cls, url: str, **engine_kwargs: Any) -> Database:
         engine = make_engine(url, **engine_kwargs)
+        wakeup = Wakeup()
+        session = make_session_factory(engine)
+        install(session, wakeup)
         return cls(
             url=url,
             engine=engine,
-            session=make_session_factory(engine),
+            session=session,
             read_session=make_read_session_factory(engine),
+            wakeup=wakeup,
         )
 
     @property

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from opsbook.core import wakeup
 from opsbook.core.clock import Clock
 from opsbook.core.db import Database
 from opsbook.core.leases import backoff_delay, claim_due, park_exhausted, still_held
@@ -170,7 +171,10 @@ def schedule(
         )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=[Job.key])
-    return session.execute(stmt.returning(Job.id)).first() is not None
+    written = session.execute(stmt.returning(Job.id)).first() is not None
+    if written:
+        wakeup.mark(session, due=run_at if run_at > now else None)
+    return written
 
 
 def cancel(session: Session, *, key: str, now: datetime) -> bool:

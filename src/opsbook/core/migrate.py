@@ -25,6 +25,7 @@ MODEL_MODULES = (
     "opsbook.oncall.models",
     "opsbook.metrics.models",
     "opsbook.alerts.rules.models",
+    "opsbook.alerts.models",
 )
 
 

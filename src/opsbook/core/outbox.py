@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from opsbook.core import wakeup
 from opsbook.core.db import Database
 from opsbook.core.leases import claim_due, park_exhausted, still_held
 from opsbook.core.models import Notification
@@ -91,7 +92,43 @@ def enqueue(
         .on_conflict_do_nothing(index_elements=[Notification.idempotency_key])
         .returning(Notification.id)
     )
-    return session.execute(stmt).first() is not None
+    written = session.execute(stmt).first() is not None
+    if written:
+        due = deliver_at if deliver_at is not None and deliver_at > now else None
+        wakeup.mark(session, due=due)
+    return written
+
+
+def enqueue_many(session: Session, *, rows: list[dict[str, Any]], now: datetime) -> None:
+    """:func:`enqueue` for many notifications in one statement (a busy producer's path).
+
+    Each row has ``channel``, ``kind``, ``message``, ``idempotency_key`` and optionally
+    ``target``, ``source``, ``max_attempts``; repeated keys are skipped as by ``enqueue``.
+    """
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    values = [
+        {
+            "channel": row["channel"],
+            "kind": row["kind"],
+            "target": row.get("target"),
+            "idempotency_key": row["idempotency_key"],
+            "message": row["message"],
+            "source": row.get("source"),
+            "status": "pending",
+            "attempts": 0,
+            "max_attempts": row.get("max_attempts", 12),
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for row in rows
+    ]
+    stmt = insert(Notification).on_conflict_do_nothing(
+        index_elements=[Notification.idempotency_key]
+    )
+    session.connection().execute(stmt, values)
+    wakeup.mark(session)
 
 
 def claim(
@@ -113,23 +150,30 @@ def claim(
 
 
 def mark_delivered(db: Database, delivery: Delivery, *, worker_id: str, now: datetime) -> bool:
+    with db.session() as session, session.begin():
+        return mark_delivered_in(session, delivery, worker_id=worker_id, now=now)
+
+
+def mark_delivered_in(
+    session: Session, delivery: Delivery, *, worker_id: str, now: datetime
+) -> bool:
+    """:func:`mark_delivered` in the caller's transaction (to record many outcomes in one)."""
     held = still_held(
         Notification, row_id=delivery.id, worker_id=worker_id, attempts=delivery.attempts
     )
-    with db.session() as session, session.begin():
-        result = session.execute(
-            update(Notification)
-            .where(held)
-            .values(
-                status="delivered",
-                delivered_at=now,
-                latency_ms=max(0, int((now - delivery.created_at).total_seconds() * 1000)),
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=None,
-            )
+    result = session.execute(
+        update(Notification)
+        .where(held)
+        .values(
+            status="delivered",
+            delivered_at=now,
+            latency_ms=max(0, int((now - delivery.created_at).total_seconds() * 1000)),
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=None,
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_failed(
@@ -145,6 +189,22 @@ def mark_failed(
 
     Returns the notification's new status, or ``"lost"`` when the claim was taken over.
     """
+    with db.session() as session, session.begin():
+        return mark_failed_in(
+            session, delivery, worker_id=worker_id, now=now, error=error, retry_after=retry_after
+        )
+
+
+def mark_failed_in(
+    session: Session,
+    delivery: Delivery,
+    *,
+    worker_id: str,
+    now: datetime,
+    error: str,
+    retry_after: timedelta | None,
+) -> str:
+    """:func:`mark_failed` in the caller's transaction."""
     exhausted = delivery.attempts >= delivery.max_attempts
     status = "dead" if retry_after is None or exhausted else "pending"
     held = still_held(
@@ -158,8 +218,7 @@ def mark_failed(
     }
     if status == "pending" and retry_after is not None:
         values["next_attempt_at"] = now + retry_after
-    with db.session() as session, session.begin():
-        result = session.execute(update(Notification).where(held).values(**values))
+    result = session.execute(update(Notification).where(held).values(**values))
     return status if result.rowcount else "lost"  # type: ignore[attr-defined]
 
 

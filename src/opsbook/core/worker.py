@@ -1,5 +1,9 @@
 """The worker loop: heartbeats, due jobs and outbox deliveries, drained on SIGTERM.
 
+Between rounds the worker waits for its :class:`~opsbook.core.wakeup.Wakeup`: work
+committed in this process (or, on PostgreSQL, in any) wakes it at once, and work due
+later wakes it when due; ``poll_interval`` is only the safety net.
+
 Run as many workers as needed against one PostgreSQL: they share jobs and
 deliveries through leases, so adding a process adds capacity and removing one (even
 with ``kill -9``) loses nothing: its claims expire and another worker takes them.
@@ -27,6 +31,7 @@ from opsbook.core.clock import Clock
 from opsbook.core.db import Database
 from opsbook.core.jobs import JobRunner
 from opsbook.core.models import WorkerHeartbeat
+from opsbook.core.wakeup import Wakeup
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +92,9 @@ class Worker:
     services: Sequence[Service] = ()
     # After an error (the database restarting, say), wait this long before trying again.
     error_backoff: timedelta = timedelta(seconds=5)
+    # Woken when this process (or, on PostgreSQL, another) commits work; without it the
+    # worker only polls every poll_interval.
+    wakeup: Wakeup | None = None
 
     async def run(self, stop: asyncio.Event | threading.Event) -> None:
         started_at = self.clock.now()
@@ -111,7 +119,7 @@ class Worker:
                     await _wait(stop, self.error_backoff.total_seconds())
                     continue
                 if not busy:
-                    await _wait(stop, self.poll_interval.total_seconds())
+                    await self._idle(stop)
         finally:
             services_stop.set()
             for outcome in await asyncio.gather(*services, return_exceptions=True):
@@ -123,15 +131,28 @@ class Worker:
             log.info("worker.stopped", worker_id=self.worker_id)
 
     async def tick(self) -> bool:
-        """One round of work; True when there was something to do."""
-        outcomes = await asyncio.to_thread(self.jobs.run_due)
+        """One round of work; True when there was something to do.
+
+        Deliveries go first: a wake-up is most often a notification just committed, and
+        a page should not wait for a claim of due jobs (whose own notifications are then
+        sent by the next round, at once, since this one was busy).
+        """
         # A stop request is honoured between rounds, never inside one: in-flight sends
         # finish (each bounded by its channel's timeout) and get recorded, so a SIGTERM
         # neither cuts a page off nor leaves a claim to wait out its lease.
         delivered = await self.deliver() if self.deliver is not None else 0
+        outcomes = await asyncio.to_thread(self.jobs.run_due)
         if self.on_tick is not None:
             self.on_tick()
         return bool(outcomes) or delivered > 0
+
+    async def _idle(self, stop: asyncio.Event | threading.Event) -> None:
+        """Until the next poll, or sooner when committed work wakes us (or falls due)."""
+        seconds = self.poll_interval.total_seconds()
+        if self.wakeup is None:
+            await _wait(stop, seconds)
+            return
+        await self.wakeup.wait(seconds, now=self.clock.now, stop=stop.is_set)
 
     def _mark_stopped(self) -> None:
         try:

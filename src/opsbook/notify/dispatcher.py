@@ -4,8 +4,8 @@ Each round has three steps, and only the middle one touches the network:
 
 1. claim a batch (one short transaction; the claim is a lease);
 2. send the batch concurrently with no transaction open;
-3. record each outcome (one short transaction each, conditional on still holding
-   the claim).
+3. record each outcome, conditional on still holding the claim (outcomes that finish
+   together share one short transaction).
 
 A worker that dies between 1 and 3 loses nothing: its leases expire and another
 worker sends those notifications again with the same idempotency key, which is why
@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import structlog
 
@@ -92,6 +93,8 @@ class Dispatcher:
         # A send that outlives its lease would race a second worker sending the same
         # notification; cut it off well before, whatever the transport's own timeout.
         self.send_timeout = lease / 2
+        self._outcomes: list[tuple[outbox.Delivery, DeliveryError | None, timedelta, Any]] = []
+        self._recorder: asyncio.Future[None] | None = None
 
     async def run_once(self) -> list[DeliveryResult]:
         """Claim one batch of due notifications and deliver it.
@@ -168,7 +171,7 @@ class Dispatcher:
         # The outcome is known: from here it is recorded, never released.  The write is
         # shielded because cancelling a thread-pool job that has not started drops it.
         del round_.unsent[delivery.id]
-        recording = asyncio.ensure_future(asyncio.to_thread(self._record, delivery, error, latency))
+        recording = asyncio.ensure_future(self._record_soon(delivery, error, latency))
         round_.recording.append(recording)
         return await asyncio.shield(recording)
 
@@ -212,8 +215,47 @@ class Dispatcher:
             return DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True)
         return None
 
-    def _record(
+    async def _record_soon(
         self, delivery: outbox.Delivery, error: DeliveryError | None, latency: timedelta
+    ) -> DeliveryResult:
+        """Record an outcome together with the others that finish meanwhile: one short
+        transaction for many (a busy round records in a few, not one per send)."""
+        future: asyncio.Future[DeliveryResult] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((delivery, error, latency, future))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.ensure_future(self._record_queued())
+        return await future
+
+    async def _record_queued(self) -> None:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            results = await asyncio.to_thread(self._record_batch, batch)
+            for (*_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    def _record_batch(
+        self,
+        batch: list[tuple[outbox.Delivery, DeliveryError | None, timedelta, Any]],
+    ) -> list[DeliveryResult]:
+        if len(batch) > 1:
+            try:
+                with self.db.session() as session, session.begin():
+                    return [
+                        self._record(delivery, error, latency, session=session)
+                        for delivery, error, latency, _ in batch
+                    ]
+            except Exception as exc:  # record each on its own: one bad row, not all
+                log.warning("notify.batch_record_failed", error=str(exc))
+        return [self._record(delivery, error, latency) for delivery, error, latency, _ in batch]
+
+    def _record(
+        self,
+        delivery: outbox.Delivery,
+        error: DeliveryError | None,
+        latency: timedelta,
+        *,
+        session: Any = None,
     ) -> DeliveryResult:
         context = {
             "notification_id": delivery.id,
@@ -226,8 +268,21 @@ class Dispatcher:
         retry_after = None if error is None else self._retry_after(delivery, error)
         try:
             if error is None:
-                held = outbox.mark_delivered(self.db, delivery, worker_id=self.worker_id, now=now)
+                held = (
+                    outbox.mark_delivered_in(session, delivery, worker_id=self.worker_id, now=now)
+                    if session is not None
+                    else outbox.mark_delivered(self.db, delivery, worker_id=self.worker_id, now=now)
+                )
                 status = "delivered" if held else "lost"
+            elif session is not None:
+                status = outbox.mark_failed_in(
+                    session,
+                    delivery,
+                    worker_id=self.worker_id,
+                    now=now,
+                    error=str(error),
+                    retry_after=retry_after,
+                )
             else:
                 status = outbox.mark_failed(
                     self.db,
@@ -238,6 +293,8 @@ class Dispatcher:
                     retry_after=retry_after,
                 )
         except Exception as exc:
+            if session is not None:
+                raise  # the batch is retried one by one
             log.error("notify.record_failed", **context, error=str(exc))
             return DeliveryResult(delivery.id, delivery.channel, "lost", str(exc), latency)
         message = None if error is None else str(error)

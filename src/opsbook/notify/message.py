@@ -44,10 +44,13 @@ class Message:
     event: str = "notification"
     # A one-click unsubscribe link (RFC 8058) for mail sent to a subscriber list.
     unsubscribe_url: str | None = None
+    # Structured content for machine receivers, sent as it is by the kinds that forward
+    # a document (the alertmanager-webhook kind posts it as its whole body).
+    data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: what the outbox stores and what webhooks receive."""
-        return {
+        out = {
             "event": self.event,
             "title": self.title,
             "text": self.text,
@@ -57,6 +60,9 @@ class Message:
             "links": [{"label": link.label, "url": link.url} for link in self.links],
             **({"unsubscribe_url": self.unsubscribe_url} if self.unsubscribe_url else {}),
         }
+        if self.data:
+            out["data"] = self.data
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
@@ -72,6 +78,9 @@ class Message:
         fields = data.get("fields") or {}
         if not isinstance(fields, Mapping):
             raise ValueError("message fields must be a mapping")
+        extra = data.get("data") or {}
+        if not isinstance(extra, Mapping):
+            raise ValueError("message data must be a mapping")
         links = []
         for link in data.get("links") or ():
             if not isinstance(link, Mapping) or not {"label", "url"} <= link.keys():
@@ -86,6 +95,7 @@ class Message:
             links=tuple(links),
             event=str(data.get("event") or "notification"),
             unsubscribe_url=_optional_str(data.get("unsubscribe_url")),
+            data=dict(extra),
         )
 
 

@@ -1,6 +1,6 @@
 """Channel kinds by the name opsbook.yaml uses for them.
 
-Adding a kind: a folder ``opsbook/notify/<kind>/`` with ``config.py`` and
+Adding a kind: a folder ``opsbook/notify/<kind>/`` (``-`` written ``_``) with ``config.py`` and
 ``transport.py``, one line here, one line in ``opsbook.config.schema``, a test named
 after it in ``tests/notify/`` and a section in ``docs/channels.md``
 (``tests/notify/test_channel_registry.py`` checks the last three).
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from opsbook.notify.alertmanager_webhook.transport import AlertmanagerWebhookTransport
 from opsbook.notify.base import ChannelConfig, Transport
 from opsbook.notify.console.transport import ConsoleTransport
 from opsbook.notify.email.transport import EmailTransport
@@ -32,6 +33,7 @@ CHANNEL_KINDS: Final[dict[str, type[Transport]]] = {
     "ntfy": NtfyTransport,
     "sms": SmsTransport,
     "voice": VoiceTransport,
+    "alertmanager-webhook": AlertmanagerWebhookTransport,
 }
 
 

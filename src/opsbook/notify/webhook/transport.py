@@ -50,25 +50,37 @@ class WebhookTransport(HttpTransport):
         self, config: WebhookChannelConfig, *, client: httpx.AsyncClient | None = None
     ) -> None:
         super().__init__(config, client=client)
-        # Values a receiver might echo back in an error body; scrubbed from error text.
-        secrets = [config.secret.get_secret_value()] if config.secret else []
-        self._scrub = [s for s in [*secrets, *config.headers.values()] if len(s) >= 4]
 
     async def send(self, delivery: OutgoingNotification) -> None:
-        body = json.dumps(payload(delivery), separators=(",", ":"), ensure_ascii=False).encode()
-        # Opsbook's own headers win, whatever the case a configured one is written in.
-        headers = {k: v for k, v in self.config.headers.items() if k.lower() not in _OWN_HEADERS}
-        if self.config.secret is not None:
-            timestamp = int(delivery.sent_at.timestamp())
-            headers[SIGNATURE_HEADER] = sign(self.config.secret.get_secret_value(), body, timestamp)
-        await send_json(
-            self._client,
-            self.config.url,
-            body,
-            delivery,
-            self._timeout,
-            extra_headers=headers,
-            # The URL can carry a token in its path (many chat webhooks do), so it goes too.
-            secrets=[*self._scrub, self.config.url],
-            content_type="application/json",
-        )
+        await post_signed(self, payload(delivery), delivery)
+
+
+async def post_signed(
+    transport: HttpTransport, document: dict[str, Any], delivery: OutgoingNotification
+) -> None:
+    """POST ``document`` as JSON with the configured headers, signed when a secret is set.
+
+    Shared by the kinds that are "a JSON document to a URL" (``webhook``,
+    ``alertmanager-webhook``); their configs have ``url``, ``secret`` and ``headers``.
+    """
+    config = transport.config
+    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    # Opsbook's own headers win, whatever the case a configured one is written in.
+    headers = {k: v for k, v in config.headers.items() if k.lower() not in _OWN_HEADERS}
+    secrets = [config.secret.get_secret_value()] if config.secret else []
+    if config.secret is not None:
+        timestamp = int(delivery.sent_at.timestamp())
+        headers[SIGNATURE_HEADER] = sign(config.secret.get_secret_value(), body, timestamp)
+    # Values a receiver might echo back in an error body are scrubbed from error text;
+    # the URL can carry a token in its path (many chat webhooks do), so it goes too.
+    scrub = [s for s in [*secrets, *config.headers.values()] if len(s) >= 4]
+    await send_json(
+        transport._client,
+        config.url,
+        body,
+        delivery,
+        transport._timeout,
+        extra_headers=headers,
+        secrets=[*scrub, config.url],
+        content_type="application/json",
+    )

@@ -1,0 +1,464 @@
+"""Recording alerts: dedup, group membership and the durable follow-up work, in bulk.
+
+This is the hot path of every intake, so it talks SQL directly and per *batch*, never
+per alert: one multi-row upsert records every firing alert (the partial unique index
+on open ``dedup_key`` values deduplicates, whichever process writes), its ``RETURNING``
+says which rows are new, one insert adds the new ones to their notify groups, and one
+locked read of those groups decides which need a flush scheduled.  Work that may page
+someone (notifications, incidents) is never done here: it is a job in the same
+transaction, run by a worker right after the commit (see :mod:`opsbook.core.wakeup`).
+
+Groups: a flush is pending while ``alert_groups.next_flush_at`` is set: that column is
+the durable timer, which :mod:`opsbook.alerts.flusher` serves.  Reading the group rows
+``FOR UPDATE`` (PostgreSQL; SQLite writers are serialised anyway) orders this
+transaction against the flush, so an alert is either seen by a flush or finds no flush
+pending and sets one: none is missed, whatever the interleaving.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+from opsbook.alerts.contract import AlertInput
+from opsbook.alerts.labels import label_key, labels_json, sort_key
+from opsbook.alerts.matchers import matches_all
+from opsbook.alerts.routing import GroupRef, RoutingTree
+from opsbook.core import wakeup
+from opsbook.core.jobs import schedule
+
+FLUSH_TOPIC = "alerts.flush"  # the wake-up topic of the group flusher
+INCIDENT_JOB = "alerts.incident"
+REEVALUATE_JOB = "alerts.reevaluate"
+_CHUNK = 500
+_ALERT_COLUMNS = (
+    "dedup_key, source, alertname, labels, annotations, starts_at, ends_at, "
+    "received_at, updated_at, generator_url, refreshes, extra"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveResult:
+    """What one :func:`receive` did: new alerts, repeats, resolutions, and resolutions
+    of alerts that were not open (dropped, as PagerDuty drops them)."""
+
+    new: int = 0
+    refreshed: int = 0
+    resolved: int = 0
+    unknown: int = 0
+
+
+@dataclass
+class _GroupIds:
+    """``key_hash -> id`` of groups known to be committed, per database engine."""
+
+    ids: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_GROUP_IDS: weakref.WeakKeyDictionary[Engine, _GroupIds] = weakref.WeakKeyDictionary()
+_GROUP_IDS_LOCK = threading.Lock()
+
+
+def _group_cache(session: Session) -> _GroupIds:
+    engine = session.get_bind().engine
+    with _GROUP_IDS_LOCK:
+        cache = _GROUP_IDS.get(engine)
+        if cache is None:
+            cache = _GROUP_IDS[engine] = _GroupIds()
+        return cache
+
+
+class Sql:
+    """The dialect's spelling of what the hot path needs."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self._dbapi: Any = None
+        self.ph = "?" if self.sqlite else "%s"
+        self.true, self.false = ("1", "0") if self.sqlite else ("true", "false")
+
+    def time(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        if not self.sqlite:
+            return value
+        v = value.astimezone(UTC)
+        # SQLAlchemy's SQLite DATETIME storage format, so ORM reads and comparisons agree.
+        return (
+            f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
+            f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+        )
+
+    def read_time(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+    def _cursor(self) -> Any:
+        # The driver's own cursor, in the session's transaction: SQLAlchemy's result
+        # machinery costs more than the statements themselves on this path.
+        if self._dbapi is None:
+            self._dbapi = self.session.connection().connection.dbapi_connection
+        return self._dbapi.cursor()
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        cursor = self._cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall()) if cursor.description is not None else []
+        finally:
+            cursor.close()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cursor = self._cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return int(cursor.rowcount or 0)
+        finally:
+            cursor.close()
+
+    def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
+        if params:
+            cursor = self._cursor()
+            try:
+                cursor.executemany(sql, [tuple(p) for p in params])
+            finally:
+                cursor.close()
+
+    def marks(self, count: int) -> str:
+        return ",".join([self.ph] * count)
+
+    def for_update(self) -> str:
+        # NO KEY UPDATE: compatible with the KEY SHARE lock that inserting a member row
+        # (a foreign key to the group) takes, so two batches cannot deadlock on a group.
+        return "" if self.sqlite else " FOR NO KEY UPDATE"
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column as read by a raw query: parsed on PostgreSQL, text on SQLite."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def receive(
+    session: Session,
+    *,
+    tree: RoutingTree,
+    alerts: Sequence[AlertInput],
+    now: datetime,
+) -> ReceiveResult:
+    """Record ``alerts`` in the caller's transaction (see the module docstring)."""
+    sql = Sql(session)
+    firing: dict[str, AlertInput] = {}
+    resolving: dict[str, datetime] = {}
+    encoded: dict[str, str] = {}
+    for alert in alerts:
+        text = labels_json(alert.labels)
+        key = alert.dedup_key or label_key(alert.labels, text)
+        encoded[key] = text
+        if alert.ends_at is not None and alert.ends_at <= now:
+            firing.pop(key, None)
+            resolving[key] = alert.ends_at
+        else:
+            resolving.pop(key, None)
+            firing[key] = alert
+    new, refreshed = _upsert(sql, firing, encoded, now) if firing else ([], 0)
+    if new:
+        _join_groups(
+            sql, tree, [(alert_id, firing[key], encoded[key]) for alert_id, key in new], now
+        )
+    resolved = _resolve(sql, tree, resolving, now) if resolving else 0
+    return ReceiveResult(
+        new=len(new),
+        refreshed=refreshed,
+        resolved=resolved,
+        unknown=len(resolving) - resolved,
+    )
+
+
+def _upsert(
+    sql: Sql, firing: Mapping[str, AlertInput], encoded: Mapping[str, str], now: datetime
+) -> tuple[list[tuple[int, str]], int]:
+    stamp = sql.time(now)
+    values: list[Any] = []
+    rows = 0
+    new: list[tuple[int, str]] = []
+    refreshed = 0
+    # Sorted, so that concurrent batches lock rows in one order (no deadlocks on PostgreSQL).
+    items = sorted(firing.items())
+    for start in range(0, len(items), _CHUNK):
+        chunk = items[start : start + _CHUNK]
+        values = []
+        for key, alert in chunk:
+            labels = alert.labels
+            values += (
+                key,
+                alert.source,
+                labels.get("alertname", "")[:300],
+                encoded[key],
+                json.dumps(dict(alert.annotations)),
+                sql.time(alert.starts_at) if alert.starts_at is not None else stamp,
+                sql.time(alert.ends_at),
+                stamp,
+                stamp,
+                alert.generator_url,
+                json.dumps(alert.extra) if alert.extra else None,
+            )
+        rows = len(chunk)
+        row = "(" + ",".join([sql.ph] * 10) + ",0," + sql.ph + ")"
+        statement = (
+            f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES {','.join([row] * rows)} "
+            "ON CONFLICT (dedup_key) WHERE resolved_at IS NULL DO UPDATE SET "
+            "annotations = excluded.annotations, ends_at = excluded.ends_at, "
+            "updated_at = excluded.updated_at, generator_url = excluded.generator_url, "
+            "refreshes = alerts.refreshes + 1 "
+            "RETURNING id, dedup_key, refreshes"
+        )
+        for alert_id, key, count in sql.rows(statement, values):
+            if count == 0:
+                new.append((int(alert_id), key))
+            else:
+                refreshed += 1
+    return new, refreshed
+
+
+def _join_groups(
+    sql: Sql, tree: RoutingTree, alerts: Sequence[tuple[int, AlertInput, str]], now: datetime
+) -> None:
+    members: list[tuple[int, GroupRef, bytes]] = []
+    incident_alerts: list[int] = []
+    starts: dict[str, datetime] = {}
+    refs: dict[str, GroupRef] = {}
+    for alert_id, alert, text in alerts:
+        routing = tree.route(alert.labels)
+        if not routing.groups:
+            continue
+        key = None
+        for ref in routing.groups:
+            if ref.kind == "incident":
+                if not incident_alerts or incident_alerts[-1] != alert_id:
+                    incident_alerts.append(alert_id)
+                continue
+            key = key or sort_key(alert.labels, text)
+            members.append((alert_id, ref, key))
+            started = alert.starts_at or now
+            if ref.key_hash not in starts or started < starts[ref.key_hash]:
+                starts[ref.key_hash] = started
+            refs[ref.key_hash] = ref
+    if members:
+        ids = group_ids(sql, refs.values(), now)
+        # Lock (and schedule) the groups before writing their members: every writer
+        # takes a group's lock before its member rows, so none waits in a cycle.
+        touch_groups(sql, tree, {ids[h]: starts[h] for h in refs}, now=now, new_alerts=True)
+        rows = [(alert_id, ids[ref.key_hash], "new", key) for alert_id, ref, key in members]
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            row = "(" + sql.marks(4) + ")"
+            sql.run(
+                "INSERT INTO alert_group_members (alert_id, group_id, state, sort_key) VALUES "
+                + ",".join([row] * len(chunk))
+                + " ON CONFLICT DO NOTHING",
+                [value for member in chunk for value in member],
+            )
+    for alert_id in incident_alerts:
+        schedule_incident_work(sql.session, alert_id=alert_id, event="firing", now=now)
+
+
+def group_ids(sql: Sql, refs: Iterable[GroupRef], now: datetime) -> dict[str, int]:
+    """Ids of the groups ``refs`` name, creating the missing ones."""
+    cache = _group_cache(sql.session)
+    wanted = {ref.key_hash: ref for ref in refs}
+    found = {h: cache.ids[h] for h in wanted if h in cache.ids}
+    missing = [ref for h, ref in wanted.items() if h not in found]
+    if not missing:
+        return found
+    stamp = sql.time(now)
+    row = "(" + sql.marks(6) + f",{sql.false},0,0)"
+    params: list[Any] = []
+    for ref in missing:
+        params += (
+            ref.kind,
+            ref.route.id,
+            ref.key,
+            ref.key_hash,
+            json.dumps(dict(ref.labels)),
+            stamp,
+        )
+    sql.run(
+        "INSERT INTO alert_groups (kind, route_id, group_key, key_hash, labels, created_at, "
+        "active, notify_seq, last_firing) VALUES " + ",".join([row] * len(missing)) + " "
+        "ON CONFLICT (key_hash) DO NOTHING",
+        params,
+    )
+    hashes = [ref.key_hash for ref in missing]
+    created = {
+        key_hash: int(group_id)
+        for group_id, key_hash in sql.rows(
+            f"SELECT id, key_hash FROM alert_groups WHERE key_hash IN ({sql.marks(len(hashes))})",
+            hashes,
+        )
+    }
+    found.update(created)
+    _remember_after_commit(sql.session, cache, created)
+    return found
+
+
+def _remember_after_commit(session: Session, cache: _GroupIds, created: dict[str, int]) -> None:
+    # Only committed ids may be cached: a rolled-back group row does not exist.
+    pending: dict[str, int] = session.info.setdefault("opsbook.alerts.new_groups", {})
+    if not pending:
+
+        def remember(committed: Session) -> None:
+            found = committed.info.pop("opsbook.alerts.new_groups", {})
+            with cache.lock:
+                cache.ids.update(found)
+
+        def forget(rolled_back: Session) -> None:
+            rolled_back.info.pop("opsbook.alerts.new_groups", None)
+
+        event.listen(session, "after_commit", remember, once=True)
+        event.listen(session, "after_rollback", forget, once=True)
+    pending.update(created)
+
+
+def _next_tick(last: datetime, interval: timedelta, now: datetime) -> datetime:
+    """The first of ``last + k * interval`` (k >= 1) not before ``now``: Alertmanager
+    flushes a group on a fixed beat of ``group_interval`` from its last flush."""
+    if interval <= timedelta(0):
+        return max(now, last)
+    steps = max(1, math.ceil((now - last) / interval))
+    return last + steps * interval
+
+
+def touch_groups(
+    sql: Sql,
+    tree: RoutingTree,
+    changed: Mapping[int, datetime],
+    *,
+    now: datetime,
+    new_alerts: bool,
+) -> None:
+    """Schedule a flush for each changed notify group that has none pending.
+
+    ``changed`` maps a group id to the earliest ``startsAt`` among its new alerts (for
+    resolutions, anything).  A group that was empty waits ``group_wait`` (or flushes at
+    once when an alert started longer ago than that, as Alertmanager does); one with
+    notified alerts flushes at its next ``group_interval`` beat.
+    """
+    if not changed:
+        return
+    ids = sorted(changed)
+    rows = sql.rows(
+        "SELECT id, route_id, active, next_flush_at, last_flush_at FROM alert_groups "
+        f"WHERE id IN ({sql.marks(len(ids))}) ORDER BY id{sql.for_update()}",
+        ids,
+    )
+    updates: list[tuple[Any, ...]] = []
+    for group_id, route_id, active, next_flush_at, last_flush_at in rows:
+        if next_flush_at is not None:
+            continue
+        route = tree.by_id.get(route_id) or tree.root
+        if not active:
+            if not new_alerts:
+                continue
+            started = changed[group_id]
+            due = now if started + route.group_wait < now else now + route.group_wait
+        else:
+            last = sql.read_time(last_flush_at)
+            due = now if last is None else _next_tick(last, route.group_interval, now)
+        updates.append((sql.time(due), group_id))
+        wakeup.mark(sql.session, due=due if due > now else None, topic=FLUSH_TOPIC)
+    sql.many(
+        f"UPDATE alert_groups SET next_flush_at = {sql.ph}, active = {sql.true} "
+        f"WHERE id = {sql.ph}",
+        updates,
+    )
+
+
+def schedule_incident_work(session: Session, *, alert_id: int, event: str, now: datetime) -> None:
+    schedule(
+        session,
+        kind=INCIDENT_JOB,
+        key=f"{INCIDENT_JOB}:{alert_id}:{event}",
+        run_at=now,
+        now=now,
+        payload={"alert_id": alert_id, "event": event},
+    )
+
+
+def _resolve(sql: Sql, tree: RoutingTree, resolving: Mapping[str, datetime], now: datetime) -> int:
+    stamp = sql.time(now)
+    closed: list[tuple[int, Mapping[str, str]]] = []
+    for key, ends_at in sorted(resolving.items()):
+        for alert_id, labels in sql.rows(
+            f"UPDATE alerts SET resolved_at = {sql.ph}, ends_at = {sql.ph}, updated_at = {sql.ph} "
+            f"WHERE dedup_key = {sql.ph} AND resolved_at IS NULL RETURNING id, labels",
+            (stamp, sql.time(ends_at), stamp, key),
+        ):
+            closed.append((int(alert_id), json_value(labels)))
+    after_resolution(sql, tree, closed, now=now)
+    return len(closed)
+
+
+def after_resolution(
+    sql: Sql, tree: RoutingTree, closed: Sequence[tuple[int, Mapping[str, str]]], *, now: datetime
+) -> None:
+    """Mark resolved alerts in their groups, schedule those flushes and incident work."""
+    if not closed:
+        return
+    ids = [alert_id for alert_id, _ in closed]
+    groups: dict[int, datetime] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        for (group_id,) in sql.rows(
+            "SELECT DISTINCT group_id FROM alert_group_members "
+            f"WHERE alert_id IN ({sql.marks(len(chunk))}) AND state IN ('new', 'notified')",
+            chunk,
+        ):
+            groups[int(group_id)] = now
+    touch_groups(sql, tree, groups, now=now, new_alerts=False)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        sql.run(
+            "UPDATE alert_group_members SET state = CASE state WHEN 'new' THEN 'gone' "
+            "ELSE 'resolved' END "
+            f"WHERE alert_id IN ({sql.marks(len(chunk))}) AND state IN ('new', 'notified')",
+            chunk,
+        )
+    for alert_id, labels in closed:
+        if tree.route(labels).opens_incidents:
+            schedule_incident_work(sql.session, alert_id=alert_id, event="resolved", now=now)
+    for position, rule in enumerate(tree.inhibit_rules):
+        if any(matches_all(rule.source_matchers, labels) for _, labels in closed):
+            # An inhibiting alert resolved: its targets may be unmuted now.
+            schedule_reevaluation(
+                sql.session,
+                matchers=[m.to_api() for m in rule.target_matchers],
+                reason=f"inhibit_rules[{position}]",
+                now=now,
+            )
+
+
+def schedule_reevaluation(
+    session: Session, *, matchers: list[dict[str, Any]], reason: str, now: datetime
+) -> None:
+    """Look again, now, at the open alerts ``matchers`` select (a mute may have ended)."""
+    schedule(
+        session,
+        kind=REEVALUATE_JOB,
+        key=f"{REEVALUATE_JOB}:{reason}:{int(now.timestamp() * 1000)}",
+        run_at=now,
+        now=now,
+        payload={"matchers": matchers},
+    )

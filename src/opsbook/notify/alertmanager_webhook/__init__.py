@@ -1,0 +1,2 @@
+"""The alertmanager-webhook channel: Alertmanager's webhook JSON (version 4), so receivers
+written for Alertmanager keep working."""
