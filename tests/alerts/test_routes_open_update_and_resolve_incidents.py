@@ -140,3 +140,21 @@ def test_routes_without_incident_open_none(pipeline: Pipeline) -> None:
     pipeline.fire(alertname="A", service="checkout", severity="critical")
     pipeline.run_jobs()
     assert _incidents(pipeline) == []
+
+
+def test_a_component_label_marks_the_incidents_affected_components(pipeline: Pipeline) -> None:
+    pipeline.reconfigure(
+        INCIDENT_ROUTES.replace(
+            "service: {name: shop}\n",
+            "service: {name: shop}\ncomponents:\n  - {name: Checkout}\n  - {name: API}\n",
+        )
+    )
+    pipeline.fire(alertname="A", service="shop", severity="critical", component="checkout")
+    pipeline.run_jobs()
+    [incident] = _incidents(pipeline)
+    assert incident.components == ["Checkout"]
+    pipeline.fire(alertname="B", service="shop", severity="critical", component="API")
+    pipeline.fire(alertname="C", service="shop", severity="critical", component="nonesuch")
+    pipeline.run_jobs()
+    [incident] = _incidents(pipeline)
+    assert incident.components == ["Checkout", "API"]

@@ -1,9 +1,10 @@
-"""A responder posts a public update from an incident; the public sees it, JS or not.
+"""A responder acknowledges an incident and posts a public update from its page; the
+public sees it, JS or not.
 
-Real Chromium against a live server: log in, open the incident's public-update form,
-post an update, then read it on the public status page (with JavaScript on and off)
-and in ``/api/v2/summary.json``.  The dashboard and checks pages render.  Screenshots go
-to docs/screenshots/ (the README shows them).
+Real Chromium against a live server: log in, open the incident, acknowledge it, post a
+public update from the incident page's panel, then read it on the public status page
+(with JavaScript off) and in ``/api/v2/summary.json``.  The dashboard and checks pages
+render.  Screenshots go to docs/screenshots/ (the README shows them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from opsbook.checks.result import CheckResult, Reason
 from opsbook.checks.service import record_results
 from opsbook.core import auth
-from opsbook.incidents import acknowledge, open_incident
+from opsbook.incidents import open_incident
 from opsbook.runtime import Runtime
 
 try:
@@ -62,7 +63,7 @@ def config_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def seeded(runtime: Runtime) -> int:
-    """A week of check results (one a quarter hour), a failing check, an acknowledged P1."""
+    """A week of check results (one a quarter hour), a failing check, a triggered P1."""
     now = runtime.clock.now()
     results = []
     for check, bad_hour in (("web-home", 30), ("payments-api", 100), ("api-health", None)):
@@ -103,7 +104,6 @@ def seeded(runtime: Runtime) -> int:
             now=now,
             components=["Payments"],
         )
-        acknowledge(session, incident_id=incident.id, by="person:rita", now=now)
         return incident.number
 
 
@@ -125,7 +125,11 @@ def test_a_public_update_posted_from_the_incident_reaches_the_public(
 ) -> None:
     first_engine = "sqlite" in request.node.name
     page.set_viewport_size({"width": 1100, "height": 760})
-    _log_in(page, live_server, f"/ui/incidents/{seeded}/public-update")
+    _log_in(page, live_server, f"/incidents/{seeded}")
+    status = page.locator("#incident-status")
+    expect(status).to_have_text("triggered")
+    page.get_by_role("button", name="Acknowledge", exact=True).click()
+    expect(status).to_have_text("acknowledged")
     form = page.get_by_role("region", name="Public update")
     expect(form).to_contain_text("Nothing is on the public status page for this incident yet")
     form.get_by_label("Identified").check()
@@ -137,8 +141,11 @@ def test_a_public_update_posted_from_the_incident_reaches_the_public(
     if first_engine:
         _shot(page, "public-update-form")
     form.get_by_role("button", name="Post public update").click()
-    expect(page.get_by_role("status")).to_contain_text("Posted")
+    page.wait_for_url(f"{live_server}/incidents/{seeded}")
     expect(form).to_contain_text("identified")
+    expect(status).to_have_text("acknowledged")
+    if first_engine:
+        _shot(page, "incident")
 
     public = browser.new_context(java_script_enabled=False)
     try:

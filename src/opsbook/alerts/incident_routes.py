@@ -100,6 +100,12 @@ def handle(
     return IncidentOutcome(alert_id, event, (incident.id,), "resolved")
 
 
+def _components(config: OpsbookConfig, labels: dict[str, str]) -> list[str]:
+    """The configured component an alert's ``component`` label names (any case), if any."""
+    wanted = labels.get("component", "").casefold()
+    return [c.name for c in config.components if wanted and c.name.casefold() == wanted]
+
+
 def _severity(ref: GroupRef, labels: dict[str, str]) -> str:
     policy = ref.route.incident
     assert policy is not None
@@ -158,6 +164,7 @@ def _fire(
                 service=policy.service or alert.labels.get("service") or None,
                 summary=summary,
                 source=alert.source,
+                components=_components(config, alert.labels),
             )
             group.incident_id = incident.id
             group.incident_opened_at = now
@@ -177,6 +184,15 @@ def _fire(
                     reason=f"alert {key} is {alert.labels.get(policy.severity_label, severity)}",
                 )
             action = "attached"
+            added = [c for c in _components(config, alert.labels) if c not in incident.components]
+            if added and incident.status != "closed":
+                incidents.set_impact(
+                    session,
+                    incident_id=incident.id,
+                    by=ACTOR,
+                    now=now,
+                    components=[*incident.components, *added],
+                )
         incidents.attach_alert(
             session, incident_id=incident.id, key=key, source=alert.source, now=now, by=ACTOR
         )

@@ -129,7 +129,9 @@ def demo(
             f"  sample app       {target.url}/   (TLS: {tls_target.url}/)",
             f"  its health       {target.url}/healthz.json  {target.url}/api/health",
             f"  break it         curl -X POST -d mode=down {target.url}/_demo/mode",
-            "                   (modes: ok, slow, degraded, down)",
+            "                   (modes: ok, slow, degraded, down); within a minute the",
+            f"                   SiteDown rule opens a P1 incident: {base}/incidents",
+            f"  status page      {base}/status   (and {base}/api/v2/summary.json)",
             f"  config           {config_path}",
             f"  its checks       opsbook checks --config {config_path} --database {database_url}",
             f"  on call          {base}/oncall   opsbook oncall now --config {config_path} "
