@@ -11,7 +11,7 @@ from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import FakeClock
 from opsbook.core.db import Database
 from opsbook.core.jobs import JobRunner
-from opsbook.incidents import acknowledge, resolve, timeline
+from opsbook.incidents import acknowledge, get_incident, resolve, timeline
 from opsbook.oncall.escalation import STEP_KIND
 
 
@@ -122,6 +122,7 @@ def test_the_acknowledgement_times_out_and_pages_again(
     runner.run_until_idle()
     with db.session() as session, session.begin():
         acknowledge(session, incident_id=incident.id, by="person:maya", now=clock.now())
+    acknowledged_at = clock.now()
     runner.run_until_idle()
     clock.advance(timedelta(minutes=30))
     runner.run_until_idle()
@@ -130,6 +131,34 @@ def test_the_acknowledgement_times_out_and_pages_again(
     assert who_was_paged(db, incident.id)[-1] == ("maya", "e1.r1.p0.l1")
     texts = [e.body for e in _timeline(db, incident.id) if e.kind == "paged"]
     assert len(texts) == 2
+    # As at PagerDuty, the incident itself is triggered again, so a plain acknowledgement
+    # (the incident page's button, the API, the CLI) answers the new pages.
+    with db.session() as session:
+        again = get_incident(session, incident_id=incident.id)
+        assert again.status == "triggered"
+        assert again.acknowledged_at == acknowledged_at  # MTTA keeps the first response
+    clock.advance(timedelta(minutes=1))
+    with db.session() as session, session.begin():
+        acknowledge(session, incident_id=incident.id, by="person:maya", now=clock.now())
+    runner.run_until_idle()
+    assert escalation_of(db, incident.id).status == "acknowledged"
+    clock.advance(timedelta(minutes=10))  # level 2 would have been paged by now
+    runner.run_until_idle()
+    assert [who for who, _ in who_was_paged(db, incident.id)] == ["maya", "maya"]
+    moves = [
+        (e.data["from"], e.data["to"])
+        for e in _timeline(db, incident.id)
+        if e.kind == "status_changed"
+    ]
+    assert moves == [
+        ("triggered", "acknowledged"),
+        ("acknowledged", "triggered"),
+        ("triggered", "acknowledged"),
+    ]
+    # And the re-trigger timer is armed again from the second acknowledgement.
+    clock.advance(timedelta(minutes=20))
+    runner.run_until_idle()
+    assert who_was_paged(db, incident.id)[-1] == ("maya", "e1.r2.p0.l1")
 
 
 def _timeline(db: Database, incident_id: int) -> list:  # type: ignore[type-arg]

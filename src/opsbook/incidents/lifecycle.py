@@ -213,11 +213,17 @@ def _transition(
         body=reason,
         data={"from": current, "to": status, "reason": reason},
     )
-    if current == "triggered" and status != "resolved" and incident.acknowledged_at is None:
-        incident.acknowledged_at = now
-        append_event(session, incident=incident, kind="acknowledged", actor=by, at=now)
-        targets.cancel_respond_within(session, incident=incident, now=now)
-        targets.on_first_response(session, incident=incident, now=now)
+    if current == "triggered" and status != "resolved":
+        # A response: the first one sets acknowledged_at (MTTA); a later one answers a
+        # re-trigger, and stops the paging it restarted just the same.
+        first = incident.acknowledged_at is None
+        if first:
+            incident.acknowledged_at = now
+            targets.cancel_respond_within(session, incident=incident, now=now)
+        append_event(
+            session, incident=incident, kind="acknowledged", actor=by, at=now, data={"first": first}
+        )
+        targets.on_response(session, incident=incident, now=now, first=first)
     if status == "mitigated" and incident.mitigated_at is None:
         incident.mitigated_at = now
     if status in ("resolved", "closed"):
@@ -275,6 +281,23 @@ def acknowledge(
         return incident
     _transition(
         session, config=None, incident=incident, to="acknowledged", by=by, now=now, reason=""
+    )
+    return incident
+
+
+def retrigger(
+    session: Session, *, incident_id: int, by: str, now: datetime, reason: str
+) -> Incident:
+    """Put an acknowledged incident back to triggered (its acknowledgement timed out).
+
+    On any other status it changes nothing: work under way (investigating and later)
+    is a response that does not time out.
+    """
+    incident = load(session, incident_id)
+    if incident.status != "acknowledged":
+        return incident
+    _transition(
+        session, config=None, incident=incident, to="triggered", by=by, now=now, reason=reason
     )
     return incident
 

@@ -27,7 +27,9 @@ OPEN_STATUSES: Final[frozenset[Status]] = frozenset(STATUSES[:5])
 # current status -> the statuses it may move to.  A missing pair is not allowed.
 TRANSITIONS: Final[dict[Status, tuple[Status, ...]]] = {
     "triggered": ("acknowledged", "investigating", "identified", "mitigated", "resolved"),
-    "acknowledged": ("investigating", "identified", "mitigated", "resolved"),
+    # Back to triggered: the acknowledgement timed out (on-call's re-trigger), or a
+    # responder hands the incident back to be paged again.
+    "acknowledged": ("triggered", "investigating", "identified", "mitigated", "resolved"),
     "investigating": ("identified", "mitigated", "resolved"),
     # Back to investigating: the suspected cause was wrong.
     "identified": ("investigating", "mitigated", "resolved"),

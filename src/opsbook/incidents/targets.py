@@ -10,10 +10,11 @@ Job keys (unique, so scheduling twice is harmless):
   ``person:``, ``team:``, ``status_page``, ``stakeholders``), handed to the domain that
   can reach it as a job of kind ``incidents.target.<kind>`` (see :func:`target_job_kind`).
 - ``incident:{id}:acknowledged`` — the first acknowledgement, announced as a job of kind
-  ``incidents.acknowledged`` for domains that act on it (on-call's re-trigger timer).
+  ``incidents.acknowledged`` for domains that act on it (on-call's re-trigger timer);
+  ``incident:{id}:acknowledged:{stamp}`` for each acknowledgement after a re-trigger.
 - ``incident:{id}:until-ack:...`` and ``incident:{id}:until-resolve:...`` — jobs other
   domains schedule for an incident (on-call's escalation steps): the lifecycle cancels
-  the first kind in the transaction of the first acknowledgement, and both in the one
+  the first kind in the transaction of every acknowledgement, and both in the one
   that resolves or closes the incident, so none of them fires late.
 
 Target delivery jobs are the seam between incidents and the domains to their right
@@ -173,13 +174,18 @@ def scoped_job_key(incident_id: int, scope: str, rest: str) -> str:
     return f"incident:{incident_id}:{scope}:{rest}"
 
 
-def on_first_response(session: Session, *, incident: Incident, now: datetime) -> None:
-    """Cancel the incident's until-ack jobs and announce the acknowledgement."""
+def on_response(session: Session, *, incident: Incident, now: datetime, first: bool) -> None:
+    """Cancel the incident's until-ack jobs and announce the acknowledgement.
+
+    ``first`` is the incident's first acknowledgement; a later one answers a re-trigger
+    and is announced under a key of its own.
+    """
     jobs.cancel_prefixed(session, prefix=scoped_job_key(incident.id, UNTIL_ACK, ""), now=now)
+    key = f"incident:{incident.id}:acknowledged"
     jobs.schedule(
         session,
         kind=ACKNOWLEDGED_KIND,
-        key=f"incident:{incident.id}:acknowledged",
+        key=key if first else f"{key}:{now:%Y%m%dT%H%M%S%fZ}",
         run_at=now,
         now=now,
         payload={"incident_id": incident.id},

@@ -7,7 +7,9 @@ States (``Escalation.status``) and what moves them:
 | active | acknowledged | the incident is acknowledged (any way: API, CLI, alert, page link) |
 | active | resolved | the incident is resolved, closed or merged |
 | active | exhausted | the last level of the last repeat was paged and the wait ran out |
-| acknowledged | active | re-triggered: still only "acknowledged" ``retrigger_after`` later |
+| acknowledged | active | re-triggered: still "acknowledged" ``retrigger_after`` later |
+
+A re-trigger also puts the incident back to "triggered", so any acknowledgement answers it.
 
 Exactly one step job is pending while an escalation is active: its key is
 ``next_step_key`` (``incident:{id}:until-ack:oncall-step:{run}:{pass}:{level}``), which
@@ -181,8 +183,10 @@ def stop_reason(escalation: Escalation, incident: Incident | None) -> str | None
         return escalation.status
     if escalation.run == 0 and incident.acknowledged_at is not None:
         return "acknowledged"
-    if escalation.run > 0 and incident.status != "acknowledged":
-        return "acknowledged"  # people moved it on: that answers the re-triggered page
+    if escalation.run > 0 and incident.status != "triggered":
+        # The re-trigger put the incident back to triggered: acknowledging it, or moving
+        # it on, answers the re-triggered page.
+        return "acknowledged"
     return None
 
 
@@ -275,14 +279,19 @@ def _schedule_retrigger(
 
 
 def on_acknowledged(session: Session, *, incident_id: int, now: datetime) -> None:
-    """The incident's first acknowledgement: stop paging and arm the re-trigger."""
+    """The incident was acknowledged (first, or after a re-trigger): stop paging and arm
+    the re-trigger.  The lifecycle already cancelled the pending step in its transaction.
+    """
     escalation = escalation_of(session, incident_id, lock=True)
     incident = session.get(Incident, incident_id)
-    if escalation is None or incident is None or escalation.run != 0:
+    if escalation is None or incident is None:
         return
     if escalation.status == "active":
+        if escalation.run > 0 and incident.status == "triggered":
+            return  # an older acknowledgement's announcement, before this re-trigger
         _finish(escalation, "acknowledged", now)
-        escalation.acknowledged_at = incident.acknowledged_at or now
+        first = escalation.run == 0
+        escalation.acknowledged_at = (incident.acknowledged_at if first else None) or now
     if escalation.status == "acknowledged" and incident.is_open:
         _schedule_retrigger(session, escalation, since=escalation.acknowledged_at or now, now=now)
 
@@ -296,6 +305,14 @@ def retrigger(session: Session, *, payload: dict[str, Any], now: datetime) -> bo
     incident = session.get(Incident, escalation.incident_id)
     if incident is None or not incident.is_open or incident.status != "acknowledged":
         return False
+    seconds = int(escalation.snapshot.get("retrigger_after") or 0)
+    lifecycle.retrigger(
+        session,
+        incident_id=incident.id,
+        by="oncall",
+        now=now,
+        reason=f"not resolved within {seconds // 60} min of the acknowledgement: paging again",
+    )
     escalation.run = run
     escalation.status = "active"
     escalation.pass_number = escalation.level = 0
