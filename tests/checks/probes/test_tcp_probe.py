@@ -41,12 +41,13 @@ async def redis_like_server() -> AsyncIterator[int]:
         await server.wait_closed()
 
 
-async def run(port: int, **options: Any) -> CheckResult:
+async def run(port: int, timeout: str = "5s", **options: Any) -> CheckResult:
+    # A roomy timeout for answers that come, so a loaded machine cannot fail them.
     config = CheckConfig.model_validate(
         {
             "name": "cache",
             "tcp": {"host": "127.0.0.1", "port": port, **options},
-            "timeout": "500ms",
+            "timeout": timeout,
         }
     )
     return await compile_check(config).run(started_at=NOW)
@@ -69,11 +70,13 @@ async def test_send_and_expect() -> None:
 
 async def test_an_expected_answer_that_never_comes_fails_with_what_was_received() -> None:
     async with redis_like_server() as port:
-        result = await run(port, send="HELLO\r\n", expect="PONG")
+        result = await run(port, timeout="500ms", send="HELLO\r\n", expect="PONG")
+    # The server keeps the connection open and says nothing: the probe reads until its
+    # timeout, then judges what it received (nothing), rather than hanging on.
     assert result.reason is not None
     assert result.reason.code == "condition"
     assert result.reason.message == 'expected received contains "PONG", got ""'
-    assert result.timings["total"] < 1
+    assert 0.45 <= result.timings["total"] < 5
 
 
 async def test_a_closed_port_is_a_connect_failure() -> None:
