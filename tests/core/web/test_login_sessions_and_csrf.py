@@ -145,3 +145,14 @@ def test_passwords_are_stored_as_argon2_hashes(runtime: Runtime) -> None:
         assert stored is not None
         assert stored.password_hash.startswith("$argon2id$")
         assert "correct horse battery" not in stored.password_hash
+
+
+def test_the_main_navigation_marks_the_section_being_shown(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _set_password(runtime, "rita", "correct horse battery")
+    assert _login(client, "rita", "correct horse battery") == 303
+    current = re.compile(r'<a href="([^"]+)" aria-current="page">')
+    assert current.findall(client.get("/").text) == ["/"]
+    assert current.findall(client.get("/incidents").text) == ["/incidents"]
+    assert current.findall(client.get("/silences").text) == ["/silences"]
