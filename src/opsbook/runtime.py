@@ -36,6 +36,7 @@ from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job, Notification
 from opsbook.core.wakeup import JOBS, PostgresListener
 from opsbook.core.worker import Worker, new_worker_id
+from opsbook.incidents.deliveries import report_delivery
 from opsbook.incidents.jobs import register_incident_jobs
 from opsbook.metrics.jobs import register_metric_jobs, schedule_metric_jobs
 from opsbook.metrics.scrape import ScrapeService
@@ -271,6 +272,7 @@ class _Deliveries:
                 concurrency=self.runtime.settings.delivery_concurrency,
                 backoff_base=notifications.backoff_base,
                 backoff_cap=notifications.backoff_cap,
+                report=report_delivery,
             )
             self.config = config
         assert self.dispatcher is not None

@@ -34,7 +34,7 @@ def test_the_page_needs_a_login_and_shows_now_the_coming_weeks_and_policies(
     assert anonymous.status_code == 303
     _login(client, runtime, "maya")
     page = client.get("/oncall").text
-    assert '<a href="/oncall">On call</a>' in page
+    assert '<a href="/oncall" aria-current="page">On call</a>' in page
     assert "Maya Chen" in page
     assert "Lucia Romero" in page
     assert "the next two weeks" in page

@@ -40,6 +40,8 @@ class Delivery:
     attempts: int
     max_attempts: int
     created_at: datetime
+    # What queued it, e.g. ``incident:42`` (outcomes are reported back to that record).
+    source: str | None = None
 
     @classmethod
     def of(cls, row: Notification) -> Delivery:
@@ -53,6 +55,7 @@ class Delivery:
             attempts=row.attempts,
             max_attempts=row.max_attempts,
             created_at=row.created_at,
+            source=row.source,
         )
 
 

@@ -25,7 +25,8 @@ EVENT_KINDS: Final[tuple[str, ...]] = (
     "notification_queued",
     "notification_pending",  # a non-channel target handed to its delivery job
     "notification_unreachable",  # no domain could take that target (fallback handler)
-    "notification_delivered",  # written by the delivery side once it reports back (later)
+    "notification_delivered",  # the outbox delivered one (see incidents/deliveries.py)
+    "notification_failed",  # the outbox gave up on one: permanent error or attempts used up
     "acknowledged",
     "status_changed",
     "severity_changed",

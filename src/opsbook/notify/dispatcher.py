@@ -5,7 +5,8 @@ Each round has three steps, and only the middle one touches the network:
 1. claim a batch (one short transaction; the claim is a lease);
 2. send the batch concurrently with no transaction open;
 3. record each outcome, conditional on still holding the claim (outcomes that finish
-   together share one short transaction).
+   together share one short transaction), and report a final one (delivered, or
+   dead) to the record that queued it (``report``: an incident's timeline).
 
 A worker that dies between 1 and 3 loses nothing: its leases expire and another
 worker sends those notifications again with the same idempotency key, which is why
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.orm import Session
 
 from opsbook.core import outbox
 from opsbook.core.clock import Clock
@@ -33,6 +35,8 @@ from opsbook.notify.message import Message
 log = structlog.get_logger(__name__)
 
 DELIVERY_STATUSES = ("delivered", "pending", "dead", "lost")
+# report(session, delivery, status, error, now): a final outcome, in the caller's transaction.
+ReportOutcome = Callable[[Session, outbox.Delivery, str, str | None, datetime], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,7 @@ class Dispatcher:
         concurrency: int = 8,
         backoff_base: timedelta = timedelta(seconds=5),
         backoff_cap: timedelta = timedelta(hours=1),
+        report: ReportOutcome | None = None,
     ) -> None:
         if concurrency < 1 or batch_size < 1:
             raise ValueError("concurrency and batch_size must be at least 1")
@@ -90,6 +95,7 @@ class Dispatcher:
         self.concurrency = concurrency
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.report = report
         # A send that outlives its lease would race a second worker sending the same
         # notification; cut it off well before, whatever the transport's own timeout.
         self.send_timeout = lease / 2
@@ -298,6 +304,7 @@ class Dispatcher:
             log.error("notify.record_failed", **context, error=str(exc))
             return DeliveryResult(delivery.id, delivery.channel, "lost", str(exc), latency)
         message = None if error is None else str(error)
+        self._report(delivery, status, message, now, session)
         if status == "delivered":
             log.info("notify.delivered", **context)
         elif status == "lost":
@@ -308,6 +315,32 @@ class Dispatcher:
             retry_in = retry_after.total_seconds() if retry_after is not None else None
             log.warning("notify.failed", **context, error=message, retry_in_s=retry_in)
         return DeliveryResult(delivery.id, delivery.channel, status, message, latency)
+
+    def _report(
+        self,
+        delivery: outbox.Delivery,
+        status: str,
+        error: str | None,
+        now: datetime,
+        session: Session | None,
+    ) -> None:
+        """Tell the record that queued a notification how it ended (delivered, or dead).
+
+        Batched outcomes report in their own transaction, under a savepoint so that a
+        failing report never undoes the outcome; a lone outcome reports in a short
+        transaction of its own.  A report is a courtesy to the record: it never raises.
+        """
+        if self.report is None or delivery.source is None or status not in ("delivered", "dead"):
+            return
+        try:
+            if session is not None:
+                with session.begin_nested():
+                    self.report(session, delivery, status, error, now)
+            else:
+                with self.db.session() as own, own.begin():
+                    self.report(own, delivery, status, error, now)
+        except Exception as exc:
+            log.warning("notify.report_failed", notification_id=delivery.id, error=str(exc))
 
     def _retry_after(self, delivery: outbox.Delivery, error: DeliveryError) -> timedelta | None:
         if not error.retryable:

@@ -1,0 +1,67 @@
+"""How an incident's notifications ended, written back to its timeline.
+
+The outbox delivers after the transaction that queued a notification (``notify`` and
+on-call's pages both tag theirs ``source="incident:<id>"``).  When a delivery reaches a
+final state the dispatcher calls :func:`report_delivery` in the transaction that records
+it, so the timeline says what was *delivered*, not only what was queued:
+
+- ``notification_delivered``: the channel accepted it (after ``data.attempts`` tries);
+- ``notification_failed``: no retry could help, or the attempts ran out; ``data.error``
+  says why (with secrets masked, as everywhere in the timeline).
+
+Retries in between are not written: the outbox and ``/metrics`` hold them, and a
+timeline of every 503 from a flapping receiver would bury what people did.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from opsbook.core.outbox import Delivery
+from opsbook.incidents.models import Incident
+from opsbook.incidents.timeline import SYSTEM_ACTOR, append_event
+
+SOURCE_PREFIX = "incident:"
+
+
+def report_delivery(
+    session: Session, delivery: Delivery, status: str, error: str | None, now: datetime
+) -> None:
+    """A :data:`opsbook.notify.dispatcher.ReportOutcome` for incidents' notifications."""
+    source = delivery.source or ""
+    if not source.startswith(SOURCE_PREFIX) or not source[len(SOURCE_PREFIX) :].isdigit():
+        return
+    incident = session.get(Incident, int(source[len(SOURCE_PREFIX) :]))
+    if incident is None:  # deleted, or not this record's: nothing to tell
+        return
+    where = delivery.channel + (f" ({delivery.target})" if delivery.target else "")
+    data = {
+        "channel": delivery.channel,
+        "channel_kind": delivery.kind,
+        "target": delivery.target,
+        "notification_key": delivery.idempotency_key,
+        "attempts": delivery.attempts,
+    }
+    title = str(delivery.message.get("title", "")) or "notification"
+    if status == "delivered":
+        append_event(
+            session,
+            incident=incident,
+            kind="notification_delivered",
+            actor=SYSTEM_ACTOR,
+            at=now,
+            body=f"{title} delivered to {where}",
+            data=data,
+        )
+    elif status == "dead":
+        append_event(
+            session,
+            incident=incident,
+            kind="notification_failed",
+            actor=SYSTEM_ACTOR,
+            at=now,
+            body=f"{title} could not be delivered to {where}: {error}",
+            data={**data, "error": error},
+        )
