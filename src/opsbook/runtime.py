@@ -34,8 +34,8 @@ from opsbook.core.jobs import JobContext, JobRegistry, JobRunner, schedule
 from opsbook.core.logging import register_secret
 from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job, Notification
-from opsbook.core.wakeup import JOBS, PostgresListener
-from opsbook.core.worker import Worker, new_worker_id
+from opsbook.core.wakeup import JOBS, PostgresListener, Wakeup
+from opsbook.core.worker import Service, Worker, new_worker_id
 from opsbook.incidents.deliveries import report_delivery
 from opsbook.incidents.jobs import register_incident_jobs
 from opsbook.metrics.jobs import register_metric_jobs, schedule_metric_jobs
@@ -204,20 +204,16 @@ class Runtime:
         scrapes = ScrapeService(
             db=self.db, clock=self.clock, config=lambda: self.config, owner=worker_id
         )
-        listener = None
+        services: list[Service] = [checks, scrapes, self.group_flusher()]
         if self.db.dialect == "postgresql":
             # Work committed by other processes (web processes, other workers) wakes us too.
-            listener = PostgresListener(
-                self.db.engine.url.render_as_string(hide_password=False),
-                self.db.wakeup,
-                topics=(JOBS, FLUSH_TOPIC),
-            )
-            listener.start()
+            # A service, so it listens only while the worker runs (a built worker that
+            # never runs leaves no thread behind).
+            url = self.db.engine.url.render_as_string(hide_password=False)
+            services.append(listen_for_wakeups(url, self.db.wakeup))
 
         async def on_stop() -> None:
             await deliveries.close()
-            if listener is not None:
-                await asyncio.to_thread(listener.stop)
 
         return Worker(
             db=self.db,
@@ -225,7 +221,7 @@ class Runtime:
             jobs=runner,
             deliver=deliveries.round,
             on_stop=on_stop,
-            services=[checks, scrapes, self.group_flusher()],
+            services=services,
             worker_id=worker_id,
             poll_interval=s.worker_poll_interval,
             heartbeat_interval=s.worker_heartbeat_interval,
@@ -282,6 +278,20 @@ class _Deliveries:
         for transport in self.transports.values():
             await transport.aclose()
         self.transports = {}
+
+
+def listen_for_wakeups(url: str, wakeup: Wakeup) -> Service:
+    """A worker service: ``LISTEN`` for other processes' commits until the worker stops."""
+
+    async def listen(stop: asyncio.Event) -> None:
+        listener = PostgresListener(url, wakeup, topics=(JOBS, FLUSH_TOPIC))
+        listener.start()
+        try:
+            await stop.wait()
+        finally:
+            await asyncio.to_thread(listener.stop)
+
+    return listen
 
 
 def secret_values(value: Any) -> list[str]:
