@@ -31,7 +31,7 @@ from opsbook.core.clock import Clock
 from opsbook.core.db import Database
 from opsbook.core.jobs import JobRunner
 from opsbook.core.models import WorkerHeartbeat
-from opsbook.core.wakeup import Wakeup
+from opsbook.core.wakeup import JOBS, OUTBOX, Wakeup
 
 log = structlog.get_logger(__name__)
 
@@ -98,29 +98,30 @@ class Worker:
 
     async def run(self, stop: asyncio.Event | threading.Event) -> None:
         started_at = self.clock.now()
-        last_beat: datetime | None = None
         log.info("worker.started", worker_id=self.worker_id)
         services_stop = asyncio.Event()
         services = [asyncio.create_task(service(services_stop)) for service in self.services]
+        # Deliveries run beside the job rounds, not between them: 3,000 pages queued by a
+        # burst of steps must not hold the next steps back, nor a long round of steps
+        # hold back a page that is already committed.
+        deliveries = (
+            asyncio.create_task(self._delivery_loop(stop)) if self.deliver is not None else None
+        )
         try:
-            while not stop.is_set():
-                try:
-                    now = self.clock.now()
-                    if last_beat is None or now - last_beat >= self.heartbeat_interval:
-                        await asyncio.to_thread(
-                            beat, self.db, worker_id=self.worker_id, now=now, started_at=started_at
-                        )
-                        last_beat = now
-                    busy = await self.tick()
-                except Exception as exc:
-                    # A worker that dies on a database blip would leave every deadline to
-                    # the others (or to no one); log, wait, and carry on.
-                    log.exception("worker.round_failed", worker_id=self.worker_id, error=str(exc))
-                    await _wait(stop, self.error_backoff.total_seconds())
-                    continue
-                if not busy:
-                    await self._idle(stop)
+            await self._job_loop(stop, started_at)
+        except asyncio.CancelledError:
+            if deliveries is not None:
+                deliveries.cancel()  # the dispatcher hands its unsent claims back
+            raise
         finally:
+            # A stop request is honoured between rounds, never inside one: the delivery
+            # round under way finishes (each send bounded by its channel's timeout) and
+            # is recorded, so a SIGTERM neither cuts a page off nor leaves a claim to
+            # wait out its lease.
+            if deliveries is not None:
+                outcome = (await asyncio.gather(deliveries, return_exceptions=True))[0]
+                if isinstance(outcome, Exception):
+                    log.error("worker.deliveries_failed", error=repr(outcome))
             services_stop.set()
             for outcome in await asyncio.gather(*services, return_exceptions=True):
                 if isinstance(outcome, BaseException):
@@ -130,29 +131,56 @@ class Worker:
             await asyncio.to_thread(self._mark_stopped)
             log.info("worker.stopped", worker_id=self.worker_id)
 
-    async def tick(self) -> bool:
-        """One round of work; True when there was something to do.
+    async def _job_loop(self, stop: asyncio.Event | threading.Event, started_at: datetime) -> None:
+        last_beat: datetime | None = None
+        while not stop.is_set():
+            try:
+                now = self.clock.now()
+                if last_beat is None or now - last_beat >= self.heartbeat_interval:
+                    await asyncio.to_thread(
+                        beat, self.db, worker_id=self.worker_id, now=now, started_at=started_at
+                    )
+                    last_beat = now
+                busy = await self.tick()
+            except Exception as exc:
+                # A worker that dies on a database blip would leave every deadline to
+                # the others (or to no one); log, wait, and carry on.
+                log.exception("worker.round_failed", worker_id=self.worker_id, error=str(exc))
+                await _wait(stop, self.error_backoff.total_seconds())
+                continue
+            if not busy:
+                await self._idle(stop, topic=JOBS)
 
-        Deliveries go first: a wake-up is most often a notification just committed, and
-        a page should not wait for a claim of due jobs (whose own notifications are then
-        sent by the next round, at once, since this one was busy).
+    async def _delivery_loop(self, stop: asyncio.Event | threading.Event) -> None:
+        assert self.deliver is not None
+        while not stop.is_set():
+            try:
+                delivered = await self.deliver()
+            except Exception as exc:
+                log.exception("worker.delivery_failed", worker_id=self.worker_id, error=str(exc))
+                await _wait(stop, self.error_backoff.total_seconds())
+                continue
+            if not delivered:
+                await self._idle(stop, topic=OUTBOX)
+
+    async def tick(self) -> bool:
+        """One round of due jobs; True when there was something to do.
+
+        Outbox deliveries are not part of it: they run in a loop of their own, woken
+        by the notifications these jobs commit.
         """
-        # A stop request is honoured between rounds, never inside one: in-flight sends
-        # finish (each bounded by its channel's timeout) and get recorded, so a SIGTERM
-        # neither cuts a page off nor leaves a claim to wait out its lease.
-        delivered = await self.deliver() if self.deliver is not None else 0
         outcomes = await asyncio.to_thread(self.jobs.run_due)
         if self.on_tick is not None:
             self.on_tick()
-        return bool(outcomes) or delivered > 0
+        return bool(outcomes)
 
-    async def _idle(self, stop: asyncio.Event | threading.Event) -> None:
+    async def _idle(self, stop: asyncio.Event | threading.Event, *, topic: str) -> None:
         """Until the next poll, or sooner when committed work wakes us (or falls due)."""
         seconds = self.poll_interval.total_seconds()
         if self.wakeup is None:
             await _wait(stop, seconds)
             return
-        await self.wakeup.wait(seconds, now=self.clock.now, stop=stop.is_set)
+        await self.wakeup.wait(seconds, now=self.clock.now, stop=stop.is_set, topic=topic)
 
     def _mark_stopped(self) -> None:
         try:
