@@ -13,6 +13,7 @@ from datetime import timedelta
 from opsbook.core.clock import SystemClock
 from opsbook.core.db import Database
 from opsbook.core.jobs import JobContext, JobRegistry, JobRunner, schedule
+from opsbook.core.outbox import enqueue
 from opsbook.core.wakeup import OUTBOX
 from opsbook.core.worker import DeliveryRound, Worker
 
@@ -113,3 +114,47 @@ def _eventually(check: Callable[[], bool], limit: float = PATIENCE) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def test_the_pages_a_round_queued_go_out_before_the_next_round_of_jobs(db: Database) -> None:
+    events: list[str] = []
+
+    def job(ctx: JobContext) -> None:
+        events.append(ctx.job.key)
+        if ctx.job.key == "first":
+            enqueue(
+                ctx.session,
+                channel="console",
+                kind="console",
+                message={"title": "paged"},
+                idempotency_key="page:first",
+                now=ctx.now,
+            )
+
+    async def deliver() -> int:
+        if "first" not in events or "delivered" in events:
+            return 0
+        await asyncio.sleep(0.2)  # a slow send: the next round must not overtake it
+        events.append("delivered")
+        return 1
+
+    registry = JobRegistry()
+    registry.register("test.step", job)
+    clock = SystemClock()
+    runner = JobRunner(db=db, registry=registry, clock=clock, worker_id="w1", batch_size=1)
+    worker = Worker(
+        db=db, clock=clock, jobs=runner, deliver=deliver, poll_interval=POLL, wakeup=db.wakeup
+    )
+    now = clock.now()
+    with db.session() as session, session.begin():
+        schedule(session, kind="test.step", key="first", run_at=now - timedelta(seconds=1), now=now)
+        schedule(session, kind="test.step", key="second", run_at=now, now=now)
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: asyncio.run(worker.run(stop)), daemon=True)
+    thread.start()
+    try:
+        assert _eventually(lambda: "second" in events)
+        assert events == ["first", "delivered", "second"]
+    finally:
+        stop.set()
+        thread.join(timeout=PATIENCE)

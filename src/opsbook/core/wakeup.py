@@ -70,6 +70,12 @@ class Wakeup:
             with contextlib.suppress(RuntimeError):  # that loop has closed
                 loop.call_soon_threadsafe(waiter.set)
 
+    def pending(self, now: datetime, *, topic: str = JOBS) -> bool:
+        """Whether ``topic`` has work signalled (or fallen due) that no waiter took yet."""
+        with self._lock:
+            times = self._due.get(topic)
+            return topic in self._signalled or bool(times and times[0] <= now)
+
     def _next_due(self, now: datetime, topic: str) -> float | None:
         """Seconds until the earliest known due time (0 when due), or None."""
         with self._lock:

@@ -1,8 +1,11 @@
-"""The worker loop: heartbeats, due jobs and outbox deliveries, drained on SIGTERM.
+"""The worker: heartbeats, due jobs and outbox deliveries, drained on SIGTERM.
 
-Between rounds the worker waits for its :class:`~opsbook.core.wakeup.Wakeup`: work
-committed in this process (or, on PostgreSQL, in any) wakes it at once, and work due
-later wakes it when due; ``poll_interval`` is only the safety net.
+Two loops share the process: one runs rounds of due jobs, the other delivers the
+outbox, so a page never waits for a long round of jobs.  After a round that queued
+pages, the job loop lets one delivery round go first (a step is only as good as its
+page).  Between rounds each loop waits for its :class:`~opsbook.core.wakeup.Wakeup`
+topic: work committed in this process (or, on PostgreSQL, in any) wakes it at once,
+and work due later wakes it when due; ``poll_interval`` is only the safety net.
 
 Run as many workers as needed against one PostgreSQL: they share jobs and
 deliveries through leases, so adding a process adds capacity and removing one (even
@@ -95,6 +98,11 @@ class Worker:
     # Woken when this process (or, on PostgreSQL, another) commits work; without it the
     # worker only polls every poll_interval.
     wakeup: Wakeup | None = None
+    _delivering: bool = field(default=False, init=False, repr=False)
+    _delivery_rounds: int = field(default=0, init=False, repr=False)
+    _rounds_done: asyncio.Condition = field(
+        default_factory=asyncio.Condition, init=False, repr=False
+    )
 
     async def run(self, stop: asyncio.Event | threading.Event) -> None:
         started_at = self.clock.now()
@@ -150,16 +158,46 @@ class Worker:
                 continue
             if not busy:
                 await self._idle(stop, topic=JOBS)
+            else:
+                await self._pages_first(stop)
+
+    async def _pages_first(self, stop: asyncio.Event | threading.Event) -> None:
+        """Before the next round of jobs, let the pages this one queued go out.
+
+        Both loops share one process (and, on SQLite, one writer), so a burst of steps
+        run back to back would starve the deliveries, and a step is only as useful as
+        its page.  Waiting for one delivery round keeps the two in step; it is bounded
+        by the poll interval in case the delivery loop is stuck.
+        """
+        if self.deliver is None or self.wakeup is None:
+            return
+        rounds = self._delivery_rounds
+        if not (self._delivering or self.wakeup.pending(self.clock.now(), topic=OUTBOX)):
+            return
+        async with self._rounds_done:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._rounds_done.wait_for(
+                        lambda: self._delivery_rounds > rounds or stop.is_set()
+                    ),
+                    timeout=self.poll_interval.total_seconds(),
+                )
 
     async def _delivery_loop(self, stop: asyncio.Event | threading.Event) -> None:
         assert self.deliver is not None
         while not stop.is_set():
+            self._delivering = True
             try:
                 delivered = await self.deliver()
             except Exception as exc:
                 log.exception("worker.delivery_failed", worker_id=self.worker_id, error=str(exc))
                 await _wait(stop, self.error_backoff.total_seconds())
                 continue
+            finally:
+                self._delivering = False
+                self._delivery_rounds += 1
+                async with self._rounds_done:
+                    self._rounds_done.notify_all()
             if not delivered:
                 await self._idle(stop, topic=OUTBOX)
 
