@@ -187,18 +187,20 @@ class Worker:
         assert self.deliver is not None
         while not stop.is_set():
             self._delivering = True
+            failed = False
             try:
                 delivered = await self.deliver()
             except Exception as exc:
                 log.exception("worker.delivery_failed", worker_id=self.worker_id, error=str(exc))
-                await _wait(stop, self.error_backoff.total_seconds())
-                continue
+                delivered, failed = 0, True
             finally:
                 self._delivering = False
                 self._delivery_rounds += 1
                 async with self._rounds_done:
                     self._rounds_done.notify_all()
-            if not delivered:
+            if failed:  # the job loop does not wait for deliveries while they back off
+                await _wait(stop, self.error_backoff.total_seconds())
+            elif not delivered:
                 await self._idle(stop, topic=OUTBOX)
 
     async def tick(self) -> bool:
