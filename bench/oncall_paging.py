@@ -4,22 +4,31 @@
    on-call through a webhook to a receiver on 127.0.0.1, which stamps arrival.  Latency is
    arrival minus the incident's ``triggered_at``: the target-delivery job, the first
    escalation step, the outbox row and the HTTP POST, through a real worker (the one
-   ``opsbook serve`` runs) with the default 1 s poll interval.
+   ``opsbook serve`` runs): woken when work is committed, the 1 s poll as safety net.
 2. ``lateness``: 1,000 incidents opened at once, each escalating through three 1-minute
    levels; lateness of each step is its job's finish time minus its due time.
+
+Logging is configured as ``opsbook serve`` does with ``OPSBOOK_LOG_LEVEL=warning``.
+``--workers 2`` (PostgreSQL only) adds ``opsbook worker`` processes beside the
+benchmark's own worker; they share jobs and deliveries through ``SKIP LOCKED``.
 
 Bounded (a fixed number of incidents, a deadline per part), loopback only, everything it
 starts it stops.
 
     .venv/bin/python bench/oncall_paging.py                  # SQLite (a temporary file)
     .venv/bin/python bench/oncall_paging.py --database postgresql://postgres@127.0.0.1/test
+    .venv/bin/python bench/oncall_paging.py --database postgresql://... --workers 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -33,6 +42,7 @@ from sqlalchemy import select, text
 
 from opsbook.config import load_config_text
 from opsbook.core.db import Database, make_engine
+from opsbook.core.logging import configure_logging
 from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job
 from opsbook.incidents import Incident, open_incident
@@ -65,6 +75,9 @@ oncall:
 """
 
 
+STEP_IN_KEY = re.compile(r":e(\d+)\.r\d+\.p\d+\.l(\d+):")
+
+
 class Receiver:
     def __init__(self) -> None:
         self.arrivals: dict[str, float] = {}
@@ -72,6 +85,9 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as the receivers pages go to (a paging service, a chat API) do.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 key = self.headers.get("Idempotency-Key", "")
@@ -132,13 +148,46 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def _start(url: str, receiver: Receiver) -> tuple[Runtime, threading.Event, threading.Thread]:
-    db = Database.connect(url)
-    upgrade(db.engine)
-    config = load_config_text(CONFIG.format(url=receiver.url))
-    runtime = Runtime.create(Settings(database_url=url, log_level="warning"), config=config, db=db)
-    stop = threading.Event()
-    return runtime, stop, runtime.run_worker_thread(stop)
+class Workers:
+    """The benchmark's own worker (a thread, as in ``opsbook serve``) and any extra
+    ``opsbook worker`` processes; :meth:`stop` drains them all."""
+
+    def __init__(self, url: str, receiver: Receiver, *, extra: int, tmp: Path) -> None:
+        db = Database.connect(url)
+        upgrade(db.engine)
+        text = CONFIG.format(url=receiver.url)
+        self.runtime = Runtime.create(
+            Settings(database_url=url, log_level="warning"),
+            config=load_config_text(text),
+            db=db,
+        )
+        self._stop = threading.Event()
+        self._thread = self.runtime.run_worker_thread(self._stop)
+        config = tmp / "opsbook.yaml"
+        config.write_text(text)
+        env = {
+            **os.environ,
+            "OPSBOOK_DATABASE_URL": url,
+            "OPSBOOK_CONFIG": str(config),
+            "OPSBOOK_LOG_LEVEL": "warning",
+        }
+        self._procs = [
+            subprocess.Popen([sys.executable, "-m", "opsbook", "worker"], env=env)
+            for _ in range(extra)
+        ]
+
+    def stop(self) -> None:
+        self._stop.set()
+        for proc in self._procs:
+            proc.terminate()  # SIGTERM: drains
+        self._thread.join(timeout=30)
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.runtime.db.dispose()
 
 
 def _open(runtime: Runtime, title: str) -> Incident:
@@ -153,9 +202,10 @@ def _open(runtime: Runtime, title: str) -> Incident:
         )
 
 
-def latency(url: str, incidents: int) -> dict[str, Any]:
+def latency(url: str, incidents: int, *, extra_workers: int, tmp: Path) -> dict[str, Any]:
     receiver = Receiver()
-    runtime, stop, worker = _start(url, receiver)
+    workers = Workers(url, receiver, extra=extra_workers, tmp=tmp)
+    runtime = workers.runtime
     try:
         triggered: dict[int, float] = {}
         for n in range(incidents):
@@ -171,15 +221,14 @@ def latency(url: str, incidents: int) -> dict[str, Any]:
             latencies.append(arrived - triggered[incident_id])
         return {"part": "latency", "received": len(receiver.arrivals), **_percentiles(latencies)}
     finally:
-        stop.set()
-        worker.join(timeout=30)
+        workers.stop()
         receiver.stop()
-        runtime.db.dispose()
 
 
-def lateness(url: str, incidents: int) -> dict[str, Any]:
+def lateness(url: str, incidents: int, *, extra_workers: int, tmp: Path) -> dict[str, Any]:
     receiver = Receiver()
-    runtime, stop, worker = _start(url, receiver)
+    workers = Workers(url, receiver, extra=extra_workers, tmp=tmp)
+    runtime = workers.runtime
     try:
         started = time.monotonic()
         with runtime.db.session() as session, session.begin():
@@ -193,7 +242,6 @@ def lateness(url: str, incidents: int) -> dict[str, Any]:
                     now=datetime.now(UTC),
                 )
         opened_s = time.monotonic() - started
-        committed = datetime.now(UTC)
         expected = incidents * 3
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -201,35 +249,43 @@ def lateness(url: str, incidents: int) -> dict[str, Any]:
                 done = session.scalars(
                     select(Job.id).where(Job.kind == STEP_KIND, Job.status == "done")
                 ).all()
-            if len(done) >= expected:
+            if len(done) >= expected and len(receiver.arrivals) >= expected:
                 break
-            time.sleep(1)
+            time.sleep(0.5)
         with runtime.db.read_session() as session:
             steps = session.scalars(
                 select(Job).where(Job.kind == STEP_KIND, Job.status == "done")
             ).all()
-        late = [(job.finished_at - job.run_at).total_seconds() for job in steps if job.finished_at]
-        # Level-1 steps fall due while the opening transaction is still uncommitted; only
-        # steps due after it measure the worker (levels 2 and 3).
-        after = [
-            (job.finished_at - job.run_at).total_seconds()
-            for job in steps
-            if job.finished_at and job.run_at >= committed
-        ]
+        # A step is late by its finish minus its due time; its page by the receiver's
+        # arrival stamp minus the same due time (what the person on call waits for).
+        due = {(int(job.payload["escalation_id"]), int(job.payload["level"])): job for job in steps}
+        step_late: dict[int, list[float]] = {1: [], 2: [], 3: []}
+        for job in steps:
+            if job.finished_at:
+                late = (job.finished_at - job.run_at).total_seconds()
+                step_late[int(job.payload["level"])].append(late)
+        page_late: dict[int, list[float]] = {1: [], 2: [], 3: []}
+        for key, arrived in receiver.arrivals.items():
+            match = STEP_IN_KEY.search(key)  # page:{incident}:e{esc}.r0.p0.l{level}:...
+            if match is None:
+                continue
+            step = due.get((int(match[1]), int(match[2])))
+            if step is not None:
+                page_late[int(match[2])].append(arrived - step.run_at.timestamp())
         return {
-            "due_after_commit": _percentiles(after),
             "part": "lateness",
             "incidents": incidents,
             "opened_in_s": round(opened_s, 1),
             "steps_done": len(steps),
             "pages_received": len(receiver.arrivals),
-            **_percentiles(late),
+            "steps": _percentiles([v for values in step_late.values() for v in values]),
+            "pages": _percentiles([v for values in page_late.values() for v in values]),
+            **{f"steps_level_{n}": _percentiles(v) for n, v in step_late.items()},
+            **{f"pages_level_{n}": _percentiles(v) for n, v in page_late.items()},
         }
     finally:
-        stop.set()
-        worker.join(timeout=30)
+        workers.stop()
         receiver.stop()
-        runtime.db.dispose()
 
 
 def main() -> None:
@@ -238,7 +294,13 @@ def main() -> None:
     parser.add_argument("--incidents", type=int, default=200)
     parser.add_argument("--load", type=int, default=1000)
     parser.add_argument("--part", choices=["latency", "lateness", "both"], default="both")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="workers in all (PostgreSQL only beyond 1)"
+    )
     args = parser.parse_args()
+    if args.workers < 1 or (args.workers > 1 and not args.database):
+        parser.error("--workers above 1 needs --database (SQLite has one writer)")
+    configure_logging(level="warning")
     with tempfile.TemporaryDirectory() as tmp:
         for part, run, count in (
             ("latency", latency, args.incidents),
@@ -249,12 +311,12 @@ def main() -> None:
             url, drop = _database(args.database, Path(tmp) / part)
             (Path(tmp) / part).mkdir(exist_ok=True)
             try:
-                result = run(url, count)
+                result = run(url, count, extra_workers=args.workers - 1, tmp=Path(tmp) / part)
             finally:
                 if drop:
                     drop()
             engine = "postgresql" if args.database else "sqlite"
-            print(json.dumps({"engine": engine, **result}), flush=True)
+            print(json.dumps({"engine": engine, "workers": args.workers, **result}), flush=True)
 
 
 if __name__ == "__main__":

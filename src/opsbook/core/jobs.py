@@ -15,15 +15,17 @@ as ``dead`` with its error for a person to look at (``opsbook jobs list --status
 
 from __future__ import annotations
 
+import functools
+import time
 import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,6 +37,9 @@ from opsbook.core.leases import backoff_delay, claim_due, park_exhausted, still_
 from opsbook.core.models import Job
 
 log = structlog.get_logger(__name__)
+
+# The table itself, for the statements built once (Core: no ORM bookkeeping per job).
+_JOBS = cast(Table, Job.__table__)
 
 JOB_STATUSES = ("pending", "running", "done", "dead", "cancelled")
 DEFAULT_MAX_ATTEMPTS = 10
@@ -131,8 +136,24 @@ class JobRegistry:
         return sorted(self._handlers.keys() | self._fallbacks.keys())
 
 
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+@functools.cache
+def _schedule_statement(dialect: str, *, replace: bool) -> Any:
+    """The INSERT behind :func:`schedule`, built once: a burst of steps schedules thousands."""
+    table = _JOBS
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    if replace:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "run_at": stmt.excluded.run_at,
+                "payload": stmt.excluded.payload,
+                "updated_at": stmt.excluded.updated_at,
+            },
+            where=table.c.status == "pending",
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=[table.c.key])
+    return stmt.returning(table.c.id)
 
 
 def schedule(
@@ -162,16 +183,8 @@ def schedule(
         "created_at": now,
         "updated_at": now,
     }
-    stmt = _insert(session)(Job).values(**values)
-    if replace:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[Job.key],
-            set_={"run_at": run_at, "payload": values["payload"], "updated_at": now},
-            where=Job.status == "pending",
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=[Job.key])
-    written = session.execute(stmt.returning(Job.id)).first() is not None
+    stmt = _schedule_statement(session.get_bind().dialect.name, replace=replace)
+    written = session.execute(stmt, values).first() is not None
     if written:
         wakeup.mark(session, due=run_at if run_at > now else None)
     return written
@@ -233,6 +246,9 @@ class JobRunner:
     backoff_cap: timedelta = timedelta(hours=1)
     batch_size: int = 20
     services: Any = None
+    # Jobs that share one transaction, and how long a group may keep adding jobs.
+    group_size: int = 20
+    group_budget: timedelta = timedelta(milliseconds=100)
 
     def claim(self) -> list[JobSnapshot]:
         now = self.clock.now()
@@ -259,7 +275,15 @@ class JobRunner:
 
     def run_due(self) -> list[JobOutcome]:
         """Claim one batch of due jobs and run them; what tests call under a fake clock."""
-        return [self.run(job) for job in self.claim()]
+        return self.run_batch(self.claim())
+
+    def run_batch(self, claimed: list[JobSnapshot]) -> list[JobOutcome]:
+        """Run jobs this runner claimed, in groups that share a transaction."""
+        outcomes: list[JobOutcome] = []
+        while claimed:
+            ran, claimed = self._run_group(claimed)
+            outcomes.extend(ran)
+        return outcomes
 
     def run_until_idle(self, max_batches: int = 1000) -> list[JobOutcome]:
         outcomes: list[JobOutcome] = []
@@ -271,44 +295,97 @@ class JobRunner:
         return outcomes
 
     def run(self, job: JobSnapshot) -> JobOutcome:
-        now = self.clock.now()
-        held = still_held(Job, row_id=job.id, worker_id=self.worker_id, attempts=job.attempts)
+        """Run one claimed job in a transaction of its own."""
         try:
-            handler = self.registry.get(job.kind)
             with self.db.session() as session, session.begin():
-                handler(JobContext(job, session, now, self.clock, self.services))
-                done = session.execute(
-                    update(Job)
-                    .where(held, Job.status == "running")
-                    .values(
-                        status="done",
-                        finished_at=self.clock.now(),
-                        updated_at=self.clock.now(),
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        last_error=None,
-                    )
-                )
-                if done.rowcount != 1:  # type: ignore[attr-defined]
-                    raise _LeaseLost
-            log.debug("job.done", job_id=job.id, kind=job.kind, attempt=job.attempts)
-            return JobOutcome(job.id, job.kind, "done")
-        except _LeaseLost:
+                self._execute(session, job, now=self.clock.now())
+        except Exception as exc:
+            return self._failed(job, exc)
+        log.debug("job.done", job_id=job.id, kind=job.kind, attempt=job.attempts)
+        return JobOutcome(job.id, job.kind, "done")
+
+    def _run_group(self, claimed: list[JobSnapshot]) -> tuple[list[JobOutcome], list[JobSnapshot]]:
+        """Run the first claimed jobs in one transaction, each in a savepoint of its own.
+
+        One commit for many jobs (on PostgreSQL each commit waits for its WAL flush) is
+        what lets a burst of escalation steps keep up.  A job that raises, or whose claim
+        was taken over, rolls back to its savepoint alone and is retried or parked as
+        before; the others commit together.  If the group's commit fails, nothing of it
+        landed: each job is then run again on its own.  A group stops growing after
+        ``group_size`` jobs or ``group_budget``, so it never holds the write lock (on
+        SQLite) or its row locks for long.  Returns the outcomes and the jobs left.
+        """
+        started = time.monotonic()
+        budget = self.group_budget.total_seconds()
+        done: list[JobSnapshot] = []
+        failed: dict[int, Exception] = {}
+        taken = 0
+        try:
+            with self.db.session() as session, session.begin():
+                for job in claimed:
+                    if taken >= max(1, self.group_size) or (
+                        taken and time.monotonic() - started >= budget
+                    ):
+                        break
+                    taken += 1
+                    try:
+                        with session.begin_nested():
+                            self._execute(session, job, now=self.clock.now())
+                    except Exception as exc:
+                        failed[job.id] = exc
+                    else:
+                        done.append(job)
+                    # The next job reads afresh, as it would in a transaction of its own.
+                    session.expunge_all()
+        except Exception as exc:
+            log.warning("job.group_failed", jobs=taken, error=f"{type(exc).__name__}: {exc}")
+            return [self.run(job) for job in claimed[:taken]], claimed[taken:]
+        outcomes = []
+        for job in claimed[:taken]:
+            if job.id in failed:
+                outcomes.append(self._failed(job, failed[job.id]))
+            else:
+                log.debug("job.done", job_id=job.id, kind=job.kind, attempt=job.attempts)
+                outcomes.append(JobOutcome(job.id, job.kind, "done"))
+        return outcomes, claimed[taken:]
+
+    def _execute(self, session: Session, job: JobSnapshot, *, now: datetime) -> None:
+        """The handler's work and the job's completion, conditional on the claim."""
+        handler = self.registry.get(job.kind)
+        handler(JobContext(job, session, now, self.clock, self.services))
+        session.flush()  # the handler's writes fail here, inside the job's savepoint
+        finished = self.clock.now()
+        done = session.execute(
+            _COMPLETE,
+            {
+                "claimed_id": job.id,
+                "claimed_by": self.worker_id,
+                "claimed_attempts": job.attempts,
+                "finished": finished,
+            },
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise _LeaseLost
+
+    def _held(self, job: JobSnapshot) -> Any:
+        return still_held(Job, row_id=job.id, worker_id=self.worker_id, attempts=job.attempts)
+
+    def _failed(self, job: JobSnapshot, exc: Exception) -> JobOutcome:
+        """Record why a job did not finish: lost, retried later, or parked as dead."""
+        held = self._held(job)
+        if isinstance(exc, _LeaseLost):
             log.warning("job.lease_lost", job_id=job.id, kind=job.kind)
             return JobOutcome(job.id, job.kind, "lost", "lease lost; another worker owns the job")
-        except RetryLater as exc:
+        if isinstance(exc, RetryLater):
             return self._reschedule(job, held, delay=exc.delay, error=None, count_attempt=False)
-        except (PermanentJobError, UnknownJobKind) as exc:
+        if isinstance(exc, PermanentJobError | UnknownJobKind):
             return self._park(job, held, error=f"{type(exc).__name__}: {exc}")
-        except Exception as exc:
-            error = "".join(traceback.format_exception_only(exc)).strip()
-            if job.attempts >= job.max_attempts:
-                return self._park(job, held, error=error)
-            delay = backoff_delay(job.attempts, base=self.backoff_base, cap=self.backoff_cap)
-            log.warning(
-                "job.failed", job_id=job.id, kind=job.kind, attempt=job.attempts, error=error
-            )
-            return self._reschedule(job, held, delay=delay, error=error, count_attempt=True)
+        error = "".join(traceback.format_exception_only(exc)).strip()
+        if job.attempts >= job.max_attempts:
+            return self._park(job, held, error=error)
+        delay = backoff_delay(job.attempts, base=self.backoff_base, cap=self.backoff_cap)
+        log.warning("job.failed", job_id=job.id, kind=job.kind, attempt=job.attempts, error=error)
+        return self._reschedule(job, held, delay=delay, error=error, count_attempt=True)
 
     def _reschedule(
         self,
@@ -356,6 +433,26 @@ class JobRunner:
 
 class _LeaseLost(Exception):
     pass
+
+
+# A job's completion, conditional on still holding its claim (as leases.still_held).
+_COMPLETE = (
+    update(_JOBS)
+    .where(
+        _JOBS.c.id == bindparam("claimed_id"),
+        _JOBS.c.lease_owner == bindparam("claimed_by"),
+        _JOBS.c.attempts == bindparam("claimed_attempts"),
+        _JOBS.c.status == "running",
+    )
+    .values(
+        status="done",
+        finished_at=bindparam("finished"),
+        updated_at=bindparam("finished"),
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=None,
+    )
+)
 
 
 def list_jobs(

@@ -10,11 +10,12 @@ the receiver sees the same ``idempotency_key`` and can drop the repeat.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -59,6 +60,18 @@ class Delivery:
         )
 
 
+@functools.cache
+def _enqueue_statement(dialect: str) -> Any:
+    """The INSERT behind :func:`enqueue`, built once (every page is one)."""
+    table = cast(Table, Notification.__table__)
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.idempotency_key])
+        .returning(table.c.id)
+    )
+
+
 def enqueue(
     session: Session,
     *,
@@ -76,29 +89,24 @@ def enqueue(
 
     Returns whether a new row was written.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(Notification)
-        .values(
-            channel=channel,
-            kind=kind,
-            target=target,
-            idempotency_key=idempotency_key,
-            message=message,
-            source=source,
-            status="pending",
-            attempts=0,
-            max_attempts=max_attempts,
-            next_attempt_at=deliver_at or now,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[Notification.idempotency_key])
-        .returning(Notification.id)
-    )
-    written = session.execute(stmt).first() is not None
+    values = {
+        "channel": channel,
+        "kind": kind,
+        "target": target,
+        "idempotency_key": idempotency_key,
+        "message": message,
+        "source": source,
+        "status": "pending",
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "next_attempt_at": deliver_at or now,
+        "created_at": now,
+    }
+    stmt = _enqueue_statement(session.get_bind().dialect.name)
+    written = session.execute(stmt, values).first() is not None
     if written:
         due = deliver_at if deliver_at is not None and deliver_at > now else None
-        wakeup.mark(session, due=due)
+        wakeup.mark(session, due=due, topic=wakeup.OUTBOX)
     return written
 
 
@@ -131,7 +139,7 @@ def enqueue_many(session: Session, *, rows: list[dict[str, Any]], now: datetime)
         index_elements=[Notification.idempotency_key]
     )
     session.connection().execute(stmt, values)
-    wakeup.mark(session)
+    wakeup.mark(session, topic=wakeup.OUTBOX)
 
 
 def claim(

@@ -37,10 +37,11 @@ CHANNEL = "opsbook_wakeup"
 _INFO_KEY = "opsbook.wakeup"
 _MARKS_KEY = "opsbook.wakeup.marks"
 _MAX_DUE_TIMES = 4096
-# What the worker loop waits for: due jobs and notifications.  A service with work of its
-# own (a flusher of alert groups, say) marks and waits on a topic of its own, so its
-# commits do not wake the job loop for nothing.
+# What the worker's two loops wait for: due jobs, and due notifications (the outbox).  A
+# service with work of its own (a flusher of alert groups, say) marks and waits on a
+# topic of its own, so its commits do not wake the job loop for nothing.
 JOBS = "jobs"
+OUTBOX = "outbox"
 
 
 class Wakeup:
@@ -68,6 +69,12 @@ class Wakeup:
         for loop, waiter in waiters:
             with contextlib.suppress(RuntimeError):  # that loop has closed
                 loop.call_soon_threadsafe(waiter.set)
+
+    def pending(self, now: datetime, *, topic: str = JOBS) -> bool:
+        """Whether ``topic`` has work signalled (or fallen due) that no waiter took yet."""
+        with self._lock:
+            times = self._due.get(topic)
+            return topic in self._signalled or bool(times and times[0] <= now)
 
     def _next_due(self, now: datetime, topic: str) -> float | None:
         """Seconds until the earliest known due time (0 when due), or None."""
@@ -205,7 +212,8 @@ class PostgresListener:
                 with psycopg.connect(dsn, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     # Anything committed while we were not listening: look again now.
-                    for topic in self.topics:
+                    # The job loop's topic stands for the worker's outbox loop too.
+                    for topic in self.topics + ((OUTBOX,) if JOBS in self.topics else ()):
                         self.wakeup.notify(topic=topic)
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=0.5):

@@ -202,10 +202,18 @@ def run_step(
     session: Session, *, env: PagingEnv, key: str, payload: dict[str, Any], now: datetime
 ) -> list[str]:
     """Page one level, then schedule the next step; returns who was paged."""
-    escalation = session.get(Escalation, int(payload["escalation_id"]), with_for_update=True)
-    if escalation is None or escalation.next_step_key != key:
+    # One statement for both rows; the lock is the escalation's, as the lifecycle's is
+    # the incident's.
+    row = session.execute(
+        select(Escalation, Incident)
+        .outerjoin(Incident, Incident.id == Escalation.incident_id)
+        .where(Escalation.id == int(payload["escalation_id"]))
+        .with_for_update(of=Escalation)
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None or row[0].next_step_key != key:
         return []  # superseded (repaired, escalated early) or already done
-    incident = session.get(Incident, escalation.incident_id)
+    escalation, incident = row
     reason = stop_reason(escalation, incident)
     if reason is not None or incident is None:
         _finish(escalation, reason or "resolved", now)

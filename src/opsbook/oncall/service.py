@@ -27,6 +27,9 @@ from opsbook.oncall.shifts import (
 
 MAX_OVERRIDE = timedelta(days=90)
 MAX_WINDOW = timedelta(days=400)
+# How far ahead person_at works a layer out at once, for the rest of its transaction.
+MEMO_WINDOW = timedelta(minutes=10)
+_MEMO_KEY = "opsbook.oncall.resolved"
 
 
 class OncallError(ValueError):
@@ -97,14 +100,49 @@ def person_at(
 ) -> str | None:
     """Who holds ``layer`` at ``at`` (None in a gap): what paging asks, cheaply.
 
-    Unlike :func:`current_shift` it resolves only the instant, not the whole shift.
+    Unlike :func:`current_shift` it resolves only the instant, not the whole shift.  The
+    answer is worked out once per transaction for the next :data:`MEMO_WINDOW`, so a
+    burst of escalation steps run together (see ``JobRunner``) reads the overrides once.
     """
-    end = at + timedelta(seconds=1)
-    spans = override_spans(session, schedule=schedule.name, start=at, end=end)
-    shifts = layer_shifts(
-        schedule, layer, zone=zone_of(config, schedule), start=at, end=end, overrides=spans
-    )
-    return shifts[0].person
+    memo = _memo(session)
+    key = (schedule.name, layer)
+    found = memo.get(key) if memo is not None else None
+    if found is None or found.schedule is not schedule or not found.start <= at < found.end:
+        end = at + MEMO_WINDOW
+        spans = override_spans(session, schedule=schedule.name, start=at, end=end)
+        shifts = layer_shifts(
+            schedule, layer, zone=zone_of(config, schedule), start=at, end=end, overrides=spans
+        )
+        found = _Resolved(schedule, at, end, tuple(shifts))
+        if memo is not None:
+            memo[key] = found
+    return next(shift.person for shift in found.shifts if shift.start <= at < shift.end)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    schedule: ScheduleConfig  # the config object it was worked out from (a reload: afresh)
+    start: datetime
+    end: datetime
+    shifts: tuple[Shift, ...]
+
+
+def _memo(session: Session) -> dict[tuple[str, str], _Resolved] | None:
+    """This transaction's resolved layers; None outside a transaction."""
+    transaction = session.get_transaction()
+    if transaction is None:
+        return None
+    held = session.info.get(_MEMO_KEY)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_MEMO_KEY] = held
+    memo: dict[tuple[str, str], _Resolved] = held[1]
+    return memo
+
+
+def _forget_resolved(session: Session) -> None:
+    """An override changed in this transaction: resolve afresh from now on."""
+    session.info.pop(_MEMO_KEY, None)
 
 
 def who_is_on_call(
@@ -197,6 +235,7 @@ def add_override(
     )
     session.add(override)
     session.flush()
+    _forget_resolved(session)
     return override
 
 
@@ -219,4 +258,5 @@ def remove_override(session: Session, *, override_id: int, by: str, now: datetim
     override.removed_at = now
     override.removed_by = by
     session.flush()
+    _forget_resolved(session)
     return override
