@@ -26,7 +26,9 @@ def handler(ctx: JobContext) -> None:
         text("INSERT INTO crash_completions (job_id, worker) VALUES (:job, :worker)"),
         {"job": ctx.job.id, "worker": sys.argv[2]},
     )
-    time.sleep(random.uniform(0, 0.004))  # widen the window in which a kill lands mid-job
+    # Widen the window in which a kill lands mid-job, and keep the run long enough (jobs
+    # now share transactions, so they are fast) for the test to kill several workers.
+    time.sleep(random.uniform(0.002, 0.008))
 
 
 def main() -> None:
