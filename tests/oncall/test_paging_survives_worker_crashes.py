@@ -39,7 +39,9 @@ CONFIG = """\
 service: {{name: shop, timezone: Europe/Berlin}}
 settings:
   public_url: http://opsbook.test
-  jobs: {{lease: 20s}}
+  # Longer than two of the test's 30 s clock steps: a live worker's claim can only expire
+  # if it stalls for several steps (a loaded machine), not because the clock jumped once.
+  jobs: {{lease: 70s}}
   notifications: {{backoff_base: 1s, backoff_cap: 5s}}
 people:
   - {{id: maya, name: Maya, email: maya@example.com, contact: [{{method: webhook, channel: hook}}]}}
