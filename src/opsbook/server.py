@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -82,6 +84,7 @@ def run_server(
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=int(settings.shutdown_grace.total_seconds()),
+            http=http_protocol(runtime),
         )
     )
     if on_ready is not None:
@@ -92,6 +95,11 @@ def run_server(
         worker=with_worker,
         database=runtime.db.engine.url.render_as_string(hide_password=True),
     )
+    # Everything built so far (the app, config, ORM mappers, imports) lives as long as
+    # the process: keep it out of the collector's way.  A full collection over it
+    # stalls every thread for 100+ ms, which is a notification that late.
+    gc.collect()
+    gc.freeze()
     server.run()
     stop.set()
     if worker is not None:
@@ -100,6 +108,18 @@ def run_server(
     if not server.started:
         fail(f"could not listen on {host}:{port} (is something else using it?)")
     log.info("serve.stopped")
+
+
+def http_protocol(runtime: Runtime) -> Any:
+    """uvicorn's ``http``: the alert intake served from the protocol itself when uvicorn
+    runs on httptools (see :mod:`opsbook.core.front`), else uvicorn's choice."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "auto"
+    from opsbook.core.front import front_protocol
+
+    return front_protocol(lambda: runtime.intake)
 
 
 def run_worker(settings: Settings) -> None:

@@ -115,3 +115,37 @@ def test_the_routing_example_validates_and_routes_as_its_comments_say() -> None:
     assert [g.key for g in db.groups] == [
         '{}/{team="db"}:{alertname="ReplicationLag", cluster="main"}'
     ]
+
+
+def test_routing_is_remembered_only_across_labels_no_route_looks_at() -> None:
+    tree = _tree()
+    assert tree.relevant == ("alertname", "service", "severity", "team")
+    first = tree.route({"alertname": "Down", "severity": "critical", "service": "db", "pod": "a"})
+    # Another instance of the same alert shares the entry...
+    assert (
+        tree.route({"alertname": "Down", "severity": "critical", "service": "db", "pod": "b"})
+        is first
+    )
+    # ...but any label a matcher or a group_by reads routes afresh.
+    other = tree.route({"alertname": "Down", "severity": "critical", "service": "web", "pod": "a"})
+    assert [r.channels for r in other.routes] == [("pager",)]
+    assert [g.key for g in other.groups] == [
+        '{}/{severity="critical"}:{alertname="Down", service="web"}'
+    ]
+    assert [g.key for g in tree.route({"alertname": "Down", "severity": "critical"}).groups] == [
+        '{}/{severity="critical"}:{alertname="Down"}'
+    ]
+    empty = tree.route({"alertname": "Down", "severity": "critical", "service": ""})
+    assert [g.key for g in empty.groups] == [
+        '{}/{severity="critical"}:{alertname="Down", service=""}'
+    ]
+
+
+def test_grouping_by_all_labels_remembers_each_label_set() -> None:
+    config = CONFIG.replace("group_by: [alertname]\n", "group_by: ['...']\n")
+    tree = routing_tree(load_config_text(config).alerts)
+    assert tree.relevant is None
+    one = tree.route({"alertname": "Slow", "pod": "a"})
+    two = tree.route({"alertname": "Slow", "pod": "b"})
+    assert [g.key for g in one.groups] == ['{}:{alertname="Slow", pod="a"}']
+    assert [g.key for g in two.groups] == ['{}:{alertname="Slow", pod="b"}']

@@ -84,9 +84,12 @@ class GroupFlusher:
     async def __call__(self, stop: asyncio.Event) -> None:
         """Run as a worker service until ``stop`` is set."""
         wakeup = self.db.wakeup
+        # SQLite flushes in a millisecond or two, one writer at a time: flush on the
+        # worker's loop itself, so a new group's notification is not a thread hop later.
+        inline = self.db.dialect == "sqlite"
         while not stop.is_set():
             try:
-                found = await asyncio.to_thread(self.run_once)
+                found = self.run_once() if inline else await asyncio.to_thread(self.run_once)
             except Exception as exc:
                 log.error("alerts.flush_failed", error=f"{type(exc).__name__}: {exc}")
                 found = []

@@ -87,12 +87,23 @@ class Sql:
         self._dbapi: Any = None
         self.ph = "?" if self.sqlite else "%s"
         self.true, self.false = ("1", "0") if self.sqlite else ("true", "false")
+        self._last_time: datetime | None = None
+        self._last_text = ""
 
     def time(self, value: datetime | None) -> Any:
         if value is None:
             return None
         if not self.sqlite:
             return value
+        # A batch stamps most rows with one time (now, or a shared startsAt).
+        if value is self._last_time:
+            return self._last_text
+        self._last_time = value
+        self._last_text = self._format(value)
+        return self._last_text
+
+    @staticmethod
+    def _format(value: datetime) -> str:
         v = value.astimezone(UTC)
         # SQLAlchemy's SQLite DATETIME storage format, so ORM reads and comparisons agree.
         return (

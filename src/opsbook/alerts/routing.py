@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from opsbook.alerts.config import AlertsConfig, IncidentRouteConfig, InhibitRuleConfig, RouteConfig
 from opsbook.alerts.labels import label_set_string
@@ -105,7 +106,10 @@ class RoutingTree:
     root: Route
     by_id: dict[str, Route]
     inhibit_rules: tuple[InhibitRuleConfig, ...] = ()
-    _memo: dict[tuple[tuple[str, str], ...], Routing] = field(default_factory=dict)
+    # The label names routing can depend on (matchers and group_by of every route), or
+    # None when some route groups by all labels: alerts that agree on these route alike.
+    relevant: tuple[str, ...] | None = None
+    _memo: dict[tuple[Any, ...], Routing] = field(default_factory=dict)
     _groups: dict[tuple[str, str, tuple[tuple[str, str], ...]], GroupRef] = field(
         default_factory=dict
     )
@@ -123,7 +127,15 @@ class RoutingTree:
         return found
 
     def route(self, labels: Mapping[str, str]) -> Routing:
-        items = tuple(sorted(labels.items()))
+        # Memoised by the labels that can change the outcome, so distinct alerts of one
+        # group (new instances, say) share one entry; a missing label (None) and an
+        # empty one are told apart, as group labels leave missing ones out.
+        relevant = self.relevant
+        items: tuple[Any, ...] = (
+            tuple(sorted(labels.items()))
+            if relevant is None
+            else tuple([labels.get(name) for name in relevant])
+        )
         found = self._memo.get(items)
         if found is not None:
             return found
@@ -187,6 +199,19 @@ _KEEP_TREES = 4
 _LOCK = threading.Lock()
 
 
+def _relevant_names(routes: Iterable[Route]) -> tuple[str, ...] | None:
+    names: set[str] = set()
+    for route in routes:
+        names.update(m.name for m in route.matchers)
+        group_by = list(route.group_by)
+        if route.incident is not None and route.incident.group_by is not None:
+            group_by += route.incident.group_by
+        if ALL_LABELS in group_by:
+            return None
+        names.update(group_by)
+    return tuple(sorted(names))
+
+
 def routing_tree(config: AlertsConfig) -> RoutingTree:
     """The compiled tree of a loaded config, built once per config object."""
     with _LOCK:
@@ -200,7 +225,12 @@ def routing_tree(config: AlertsConfig) -> RoutingTree:
                 node = stack.pop()
                 by_id[node.id] = node
                 stack.extend(node.children)
-            tree = RoutingTree(root=root, by_id=by_id, inhibit_rules=config.inhibit_rules)
+            tree = RoutingTree(
+                root=root,
+                by_id=by_id,
+                inhibit_rules=config.inhibit_rules,
+                relevant=_relevant_names(by_id.values()),
+            )
             if len(_TREES) >= _KEEP_TREES:
                 _TREES.pop(next(iter(_TREES)))
             _TREES[id(config)] = (config, tree)

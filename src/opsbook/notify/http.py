@@ -129,13 +129,25 @@ async def send_json(
 
 def classify(response: httpx.Response, detail: str, sent_at: datetime) -> DeliveryError:
     """The webhook channel's rule: 5xx, 408 and 429 may pass later; the rest will not."""
-    status = response.status_code
+    return classify_status(
+        response.status_code,
+        detail,
+        sent_at,
+        redirect=response.is_redirect,
+        retry_after=response.headers.get("Retry-After"),
+    )
+
+
+def classify_status(
+    status: int, detail: str, sent_at: datetime, *, redirect: bool, retry_after: str | None
+) -> DeliveryError:
+    """:func:`classify` for an answer read by another client than httpx."""
     text = f"HTTP {status}" + (f": {detail}" if detail else "")
-    if response.is_redirect:
+    if redirect:
         return DeliveryError(f"{text} (redirects are not followed)", retryable=False)
     if status >= 500 or status in RETRYABLE_STATUS:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), sent_at)
-        return DeliveryError(text, retryable=True, retry_after=retry_after)
+        delay = parse_retry_after(retry_after, sent_at)
+        return DeliveryError(text, retryable=True, retry_after=delay)
     return DeliveryError(text, retryable=False)
 
 
