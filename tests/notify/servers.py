@@ -64,10 +64,16 @@ class WebhookReceiver:
     with a bad signature gets 401.  ``accepted`` counts the Idempotency-Keys answered 2xx.
     """
 
-    def __init__(self, *, secret: str | None, clock: Clock, port: int | None = None) -> None:
+    def __init__(
+        self, *, secret: str | None, clock: Clock, port: int | None = None, keep_alive: bool = False
+    ) -> None:
         self.secret = secret
         self.clock = clock
         self.port = port or free_port()
+        # HTTP/1.1 with keep-alive, as real receivers answer; by default each answer
+        # closes its connection (http.server's HTTP/1.0).
+        self.keep_alive = keep_alive
+        self.client_ports: list[int] = []  # the client's port of each request, in order
         self.replies: list[Reply] = []
         self.requests: list[Received] = []
         self.accepted: Counter[str] = Counter()
@@ -84,6 +90,8 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if receiver.keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver._answer(self, body)
@@ -124,6 +132,7 @@ class WebhookReceiver:
             self._release.wait(reply.delay)
         with self._lock:
             self.requests.append(Received(headers, body, signature_ok, reply.status))
+            self.client_ports.append(int(handler.client_address[1]))
             if 200 <= reply.status < 300:
                 self.accepted[headers.get("idempotency-key", "")] += 1
         data = reply.body.encode()

@@ -228,3 +228,20 @@ async def test_a_receiver_slower_than_the_timeout_is_retried(
     assert _row(db).last_error == "timed out after 1s"
     clock.advance(timedelta(seconds=5))
     assert await _round(db, clock, config) == ["delivered"]
+
+
+@pytest.mark.anyio
+async def test_consecutive_posts_reuse_one_kept_alive_connection(clock: FakeClock) -> None:
+    receiver = WebhookReceiver(secret=SECRET, clock=clock, keep_alive=True)
+    receiver.replies = [Reply(body='{"ok": true}'), Reply(body=""), Reply(body="x" * 300)]
+    receiver.start()
+    transport = WebhookTransport(_config(receiver))
+    try:
+        for n in range(3):
+            await transport.send(_outgoing(clock, key=f"incident:7:triggered:{n}"))
+    finally:
+        await transport.aclose()
+        receiver.stop()
+    assert [r.status for r in receiver.requests] == [200, 200, 200]
+    # A page a minute to one receiver should not cost a TCP (or TLS) handshake each.
+    assert len(set(receiver.client_ports)) == 1

@@ -8,6 +8,7 @@ webhook's URL is one) are scrubbed from every error text.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -20,6 +21,7 @@ from opsbook.notify.message import Message
 
 USER_AGENT = f"opsbook/{__version__}"
 MAX_ERROR_BODY = 200
+MAX_SUCCESS_BODY = 64 * 1024  # read past this, a success answer closes its connection instead
 # A receiver asking to wait longer than this is more likely broken than busy.
 MAX_RETRY_AFTER = timedelta(hours=24)
 MIN_RETRY_AFTER = timedelta(seconds=1)
@@ -114,6 +116,7 @@ async def send_json(
             "POST", url, content=body, headers=headers, timeout=timeout, follow_redirects=False
         ) as response:
             if response.is_success:
+                await _drain(response)
                 return
             head = await read_head(response, MAX_ERROR_BODY * 4)
     except httpx.TimeoutException:
@@ -125,6 +128,17 @@ async def send_json(
             f"connection failed: {type(exc).__name__}: {clean(str(exc), secrets)}", retryable=True
         ) from None
     raise classify(response, clean(head.decode("utf-8", "replace"), secrets), delivery.sent_at)
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a success answer to its end (up to a bound) so its connection can be reused.
+
+    Closing an unread response closes the connection, so every notification paid a new
+    TCP (and TLS) handshake.  The 2xx is already the verdict: a body that is too long,
+    slow or broken only costs the connection, never a resend.
+    """
+    with contextlib.suppress(httpx.HTTPError):
+        await read_head(response, MAX_SUCCESS_BODY)
 
 
 def classify(response: httpx.Response, detail: str, sent_at: datetime) -> DeliveryError:
