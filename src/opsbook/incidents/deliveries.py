@@ -1,7 +1,7 @@
 """How an incident's notifications ended, written back to its timeline.
 
 The outbox delivers after the transaction that queued a notification (``notify`` and
-on-call's pages both tag theirs ``source="incident:<id>"``).  When a delivery reaches a
+on-call's pages both tag theirs with :func:`outbox_source`).  When a delivery reaches a
 final state the dispatcher calls :func:`report_delivery` in the transaction that records
 it, so the timeline says what was *delivered*, not only what was queued:
 
@@ -23,20 +23,28 @@ from opsbook.core.outbox import Delivery
 from opsbook.incidents.models import Incident
 from opsbook.incidents.timeline import SYSTEM_ACTOR, append_event
 
-SOURCE_PREFIX = "incident:"
+SOURCE_KIND = "incident"
+
+
+def outbox_source(incident_id: int) -> str:
+    """The ``source`` an incident's notifications are queued with (and reported back by)."""
+    return f"{SOURCE_KIND}:{incident_id}"
 
 
 def report_delivery(
     session: Session, delivery: Delivery, status: str, error: str | None, now: datetime
 ) -> None:
     """A :data:`opsbook.notify.dispatcher.ReportOutcome` for incidents' notifications."""
-    source = delivery.source or ""
-    if not source.startswith(SOURCE_PREFIX) or not source[len(SOURCE_PREFIX) :].isdigit():
+    source_kind, _, incident_id = (delivery.source or "").partition(":")
+    if source_kind != SOURCE_KIND or not incident_id.isdigit():
         return
-    incident = session.get(Incident, int(source[len(SOURCE_PREFIX) :]))
+    if status not in ("delivered", "dead"):
+        return
+    incident = session.get(Incident, int(incident_id))
     if incident is None:  # deleted, or not this record's: nothing to tell
         return
     where = delivery.channel + (f" ({delivery.target})" if delivery.target else "")
+    title = str(delivery.message.get("title", "")) or "notification"
     data = {
         "channel": delivery.channel,
         "channel_kind": delivery.kind,
@@ -44,24 +52,11 @@ def report_delivery(
         "notification_key": delivery.idempotency_key,
         "attempts": delivery.attempts,
     }
-    title = str(delivery.message.get("title", "")) or "notification"
     if status == "delivered":
-        append_event(
-            session,
-            incident=incident,
-            kind="notification_delivered",
-            actor=SYSTEM_ACTOR,
-            at=now,
-            body=f"{title} delivered to {where}",
-            data=data,
-        )
-    elif status == "dead":
-        append_event(
-            session,
-            incident=incident,
-            kind="notification_failed",
-            actor=SYSTEM_ACTOR,
-            at=now,
-            body=f"{title} could not be delivered to {where}: {error}",
-            data={**data, "error": error},
-        )
+        kind, body = "notification_delivered", f"{title} delivered to {where}"
+    else:
+        kind, body = "notification_failed", f"{title} could not be delivered to {where}: {error}"
+        data["error"] = error
+    append_event(
+        session, incident=incident, kind=kind, actor=SYSTEM_ACTOR, at=now, body=body, data=data
+    )

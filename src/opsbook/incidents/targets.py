@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.config.values import Target
 from opsbook.core import jobs
+from opsbook.incidents.deliveries import outbox_source
 from opsbook.incidents.models import Incident
 from opsbook.incidents.timeline import append_event
 from opsbook.notify.base import ChannelConfig
@@ -280,7 +281,7 @@ def fan_out(
                 message=message,
                 idempotency_key=key,
                 now=now,
-                source=f"incident:{incident.id}",
+                source=outbox_source(incident.id),
             )
         except UnknownChannel as exc:
             append_event(

@@ -326,7 +326,7 @@ class Dispatcher:
     ) -> None:
         """Tell the record that queued a notification how it ended (delivered, or dead).
 
-        Batched outcomes report in their own transaction, under a savepoint so that a
+        Batched outcomes report in the batch's transaction, under a savepoint so that a
         failing report never undoes the outcome; a lone outcome reports in a short
         transaction of its own.  A report is a courtesy to the record: it never raises.
         """

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.config.schema import OpsbookConfig, PersonConfig
 from opsbook.core import jobs
+from opsbook.incidents.deliveries import outbox_source
 from opsbook.incidents.models import Incident
 from opsbook.incidents.targets import UNTIL_ACK, incident_message, scoped_job_key
 from opsbook.incidents.timeline import append_event
@@ -241,7 +242,7 @@ def send_page(
             idempotency_key=key,
             now=now,
             target=address(person, method),
-            source=f"incident:{incident.id}",
+            source=outbox_source(incident.id),
         )
     except (UnknownChannel, ValueError) as exc:
         record_unreachable(
