@@ -28,7 +28,7 @@ def handler(ctx: JobContext) -> None:
     )
     # Widen the window in which a kill lands mid-job, and keep the run long enough (jobs
     # now share transactions, so they are fast) for the test to kill several workers.
-    time.sleep(random.uniform(0.002, 0.008))
+    time.sleep(random.uniform(0.004, 0.012))
 
 
 def main() -> None:
