@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,8 @@ from opsbook.core.jobs import JobContext, JobRegistry, JobRunner, schedule
 from opsbook.core.logging import register_secret
 from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job, Notification
-from opsbook.core.wakeup import JOBS, PostgresListener, Wakeup
+from opsbook.core.outbox import Delivery, release
+from opsbook.core.wakeup import JOBS, OUTBOX, PostgresListener, Wakeup
 from opsbook.core.worker import Service, Worker, new_worker_id
 from opsbook.incidents.deliveries import report_delivery
 from opsbook.incidents.jobs import register_incident_jobs
@@ -69,6 +71,9 @@ class Runtime:
     started_at: datetime | None = None
     # The app's intake endpoints (opsbook.alerts.intake.http.AlertIntake), once serving.
     intake: Any = None
+    # This process's worker's group flusher, once built: intake flushes the groups its
+    # alerts make due at once through it (opsbook.alerts.committer).
+    alert_flusher: GroupFlusher | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _secret_key: str | None = field(default=None, repr=False)
 
@@ -125,13 +130,22 @@ class Runtime:
         """Where rules (and any in-process source) hand alerts to the pipeline."""
         return make_sink(lambda: self.config)
 
-    def group_flusher(self) -> GroupFlusher:
-        """The worker service that flushes alert groups when they fall due."""
+    def group_flusher(
+        self,
+        *,
+        hand_off: Callable[[list[Delivery]], None] | None = None,
+        worker_id: str = "",
+    ) -> GroupFlusher:
+        """The worker service that flushes alert groups when they fall due; with
+        ``hand_off``, it delivers what it enqueued through that worker's dispatcher."""
         return GroupFlusher(
             db=self.db,
             clock=self.clock,
             config=lambda: self.config,
             external_url=self.external_url,
+            hand_off=hand_off,
+            worker_id=worker_id,
+            lease=self.config.settings.jobs.lease,
         )
 
     def external_url(self) -> str:
@@ -204,7 +218,10 @@ class Runtime:
         scrapes = ScrapeService(
             db=self.db, clock=self.clock, config=lambda: self.config, owner=worker_id
         )
-        services: list[Service] = [checks, scrapes, self.group_flusher()]
+        flusher = self.group_flusher(hand_off=deliveries.hand_off, worker_id=worker_id)
+        flusher.live = deliveries.live
+        self.alert_flusher = flusher
+        services: list[Service] = [checks, scrapes, flusher]
         if self.db.dialect == "postgresql":
             # Work committed by other processes (web processes, other workers) wakes us too.
             # A service, so it listens only while the worker runs (a built worker that
@@ -251,6 +268,51 @@ class _Deliveries:
         self.config: OpsbookConfig | None = None
         self.dispatcher: Dispatcher | None = None
         self.transports: dict[str, Transport] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def live(self) -> bool:
+        """Whether the worker's loop is running its delivery rounds (hand-offs reach it)."""
+        loop = self.loop
+        return loop is not None and loop.is_running()
+
+    def hand_off(self, claimed: list[Delivery]) -> None:
+        """Deliver notifications this worker enqueued claimed; from any thread.
+
+        They are sent on the worker's loop, through a dispatcher of the current config.
+        Before the first round, after the loop stopped, or after a reload the rounds
+        have not caught up with, the claims go back to the outbox instead and a round
+        (with fresh transports) sends them.
+        """
+        loop = self.loop
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._deliver_or_release(claimed)
+            return
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._deliver_or_release, claimed)
+                return
+            except RuntimeError:  # that loop has closed
+                pass
+        self._release(claimed)
+
+    def _deliver_or_release(self, claimed: list[Delivery]) -> None:
+        if self.dispatcher is not None and self.config is self.runtime.config:
+            self.dispatcher.deliver_claimed(claimed)
+        else:
+            self._release(claimed)
+
+    def _release(self, claimed: list[Delivery]) -> None:
+        now = self.runtime.clock.now()
+        for delivery in claimed:
+            try:
+                release(self.runtime.db, delivery, worker_id=self.worker_id, now=now)
+            except Exception as exc:  # its lease expires instead
+                log.warning("notify.release_failed", notification_id=delivery.id, error=str(exc))
+        self.runtime.db.wakeup.notify(topic=OUTBOX)
 
     async def round(self) -> int:
         if self.config is not self.runtime.config:
@@ -272,9 +334,13 @@ class _Deliveries:
             )
             self.config = config
         assert self.dispatcher is not None
+        self.loop = asyncio.get_running_loop()
         return await self.dispatcher.deliver_round()
 
     async def close(self) -> None:
+        self.loop = None  # from now on, hand-offs go back to the outbox
+        if self.dispatcher is not None:
+            await self.dispatcher.settle()  # handed-over sends finish on these transports
         for transport in self.transports.values():
             await transport.aclose()
         self.transports = {}

@@ -12,6 +12,12 @@ or PostgreSQL's), whatever happens to the process next.
 
 If a batch fails as a whole, each request of it is retried alone, so one request the
 database refuses cannot fail the others.
+
+When this process also runs the worker (``opsbook serve``), the notify groups a batch
+makes due at once are flushed in the batch's own transaction (under a savepoint: a
+failing flush is left to the flusher, never fails the intake), and their
+notifications are handed to the worker's dispatcher after the commit; see
+:meth:`opsbook.alerts.flusher.GroupFlusher.flush_in`.
 """
 
 from __future__ import annotations
@@ -28,10 +34,13 @@ from sqlalchemy.orm import Session
 
 from opsbook.alerts import ingest
 from opsbook.alerts.contract import AlertInput
+from opsbook.alerts.flusher import GroupFlusher
 from opsbook.alerts.routing import routing_tree
 from opsbook.config.schema import OpsbookConfig
+from opsbook.core import wakeup
 from opsbook.core.clock import Clock
 from opsbook.core.db import Database
+from opsbook.core.outbox import Delivery
 
 log = structlog.get_logger(__name__)
 
@@ -60,10 +69,17 @@ class Submission:
 
 
 class GroupCommitter:
-    def __init__(self, db: Database, clock: Clock, config: Callable[[], OpsbookConfig]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        config: Callable[[], OpsbookConfig],
+        flusher: Callable[[], GroupFlusher | None] = lambda: None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.config = config
+        self.flusher = flusher
         self._queue: deque[Submission] = deque()
         self._queued = 0
         self._draining = False
@@ -139,7 +155,35 @@ class GroupCommitter:
         tree = routing_tree(config.alerts)
         now = self.clock.now()
         alerts = [alert for item in batch for alert in item.alerts]
+        flusher = self.flusher()
+        if flusher is not None and not flusher.live():
+            flusher = None
+        due_now: list[int] | None = [] if flusher is not None else None
+        claimed: list[Delivery] = []
         with self.db.session() as session, session.begin():
             if alerts:
-                ingest.receive(session, tree=tree, alerts=alerts, now=now)
-            return [item.action(session, now) if item.action else None for item in batch]
+                ingest.receive(session, tree=tree, alerts=alerts, now=now, due_now=due_now)
+            outcomes = [item.action(session, now) if item.action else None for item in batch]
+            if flusher is not None and due_now:
+                claimed = _flush_now(session, flusher, due_now, now)
+        if flusher is not None and claimed and flusher.hand_off is not None:
+            flusher.hand_off(claimed)
+        return outcomes
+
+
+def _flush_now(
+    session: Session, flusher: GroupFlusher, group_ids: list[int], now: datetime
+) -> list[Delivery]:
+    """Flush ``group_ids`` inside the intake transaction, under a savepoint; on failure
+    leave them (still due) to the flusher."""
+    sql = ingest.Sql(session)
+    sql.run("SAVEPOINT intake_flush")
+    try:
+        _, claimed = flusher.flush_in(session, group_ids, now=now)
+    except Exception as exc:
+        sql.run("ROLLBACK TO SAVEPOINT intake_flush")
+        log.error("alerts.intake_flush_failed", error=f"{type(exc).__name__}: {exc}")
+        wakeup.mark(session, topic=ingest.FLUSH_TOPIC)
+        claimed = []
+    sql.run("RELEASE SAVEPOINT intake_flush")
+    return claimed

@@ -79,6 +79,20 @@ def due_groups(sql: Sql, *, now: datetime, limit: int) -> list[GroupState]:
         f"ORDER BY id LIMIT {int(limit)}{lock}",
         (sql.time(now), sql.time(now)),
     )
+    return _states(sql, rows)
+
+
+def groups_by_id(sql: Sql, ids: Sequence[int]) -> list[GroupState]:
+    """Read the notify groups ``ids``, which this transaction has locked already."""
+    rows = sql.rows(
+        f"SELECT {_GROUP_COLUMNS} FROM alert_groups WHERE kind = 'notify' AND "
+        f"id IN ({sql.marks(len(ids))}) ORDER BY id",
+        ids,
+    )
+    return _states(sql, rows)
+
+
+def _states(sql: Sql, rows: Sequence[Any]) -> list[GroupState]:
     return [
         GroupState(
             id=int(r[0]),
@@ -213,14 +227,28 @@ def _counted_view(sql: Sql, group_id: int, limit: int) -> _View:
     resolved_total = int(counts.get("resolved", 0))
     gone = int(counts.get("gone", 0))
     cut = f" LIMIT {int(limit)}" if limit else ""
-    firing = [
-        _alert(sql, row)[0]
-        for row in sql.rows(
+    if limit:
+        # The first ``limit`` of each state, read in index order, then merged: one
+        # ``state IN (...) ORDER BY`` would join and sort every member of a big group.
+        top = (
+            "SELECT * FROM (SELECT alert_id, state, sort_key FROM alert_group_members "
+            f"WHERE group_id = {sql.ph} AND state = '{{state}}' ORDER BY sort_key{cut}) "
+            "AS top_{state}"
+        )
+        query = (
+            "SELECT a.id, a.labels, a.annotations, a.starts_at, a.ends_at, a.generator_url, "
+            f"m.state, m.sort_key FROM ({top.format(state='new')} UNION ALL "
+            f"{top.format(state='notified')}) AS m JOIN alerts a ON a.id = m.alert_id "
+            f"ORDER BY m.sort_key{cut}"
+        )
+        rows = sql.rows(query, (group_id, group_id))
+    else:
+        rows = sql.rows(
             _SELECT + f"WHERE m.group_id = {sql.ph} AND m.state IN ('new', 'notified') "
-            f"ORDER BY m.sort_key{cut}",
+            "ORDER BY m.sort_key",
             (group_id,),
         )
-    ]
+    firing = [_alert(sql, row)[0] for row in rows]
     resolved = []
     if resolved_total:
         resolved = [

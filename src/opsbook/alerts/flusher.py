@@ -7,25 +7,45 @@ serialises writers) and flushes them all in one transaction with the outbox rows
 produce.  Intake's commit wakes the flusher at once (topic ``alerts.flush`` of the
 process's :class:`~opsbook.core.wakeup.Wakeup`, and NOTIFY on PostgreSQL), or at the due
 time it noted; it also looks every ``POLL`` anyway.
+
+With ``hand_off`` set (the worker sets it to its dispatcher), the outbox rows a flush
+writes are claimed by this worker in the flush's own transaction and handed straight to
+the dispatcher once it commits: the notification is on the wire a send's time after the
+commit, not a wake-up, a claim transaction and a thread hop later.  If the process dies
+in between, the rows' lease expires and any worker sends them (at least once, as ever).
+
+In a process that serves intake *and* runs this worker (``opsbook serve``), a group that
+intake's alerts make due at once (a new group with ``group_wait: 0s``, a resolution
+after ``group_interval``) is flushed in intake's own transaction (:meth:`flush_in`):
+one commit from the POST to the outbox, then the hand-off.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.orm import Session
 
-from opsbook.alerts.flush import FlushOutcome, any_expired, due_groups, flush, save_groups
+from opsbook.alerts.flush import (
+    FlushOutcome,
+    GroupState,
+    any_expired,
+    due_groups,
+    flush,
+    groups_by_id,
+    save_groups,
+)
 from opsbook.alerts.ingest import FLUSH_TOPIC, Sql
 from opsbook.alerts.muting import build_muter
 from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import Clock
 from opsbook.core.db import Database
-from opsbook.core.outbox import enqueue_many
+from opsbook.core.outbox import Delivery, enqueue_claimed, enqueue_many
 
 log = structlog.get_logger(__name__)
 
@@ -41,36 +61,71 @@ class GroupFlusher:
     config: Callable[[], OpsbookConfig]
     external_url: Callable[[], str]
     batch: int = BATCH
+    # Deliver what a flush enqueued, right after its commit (see the module docstring);
+    # the rows are claimed by ``worker_id`` for ``lease``.
+    hand_off: Callable[[list[Delivery]], None] | None = None
+    worker_id: str = ""
+    lease: timedelta = timedelta(seconds=60)
+    # Whether ``hand_off`` reaches a running dispatcher now (see :meth:`flush_in`).
+    live: Callable[[], bool] = lambda: False
 
     def run_once(self) -> list[FlushOutcome]:
         """Flush the groups due now (at most ``batch``) in one transaction."""
+        outcomes, claimed = self._flush_due()
+        if claimed and self.hand_off is not None:
+            self.hand_off(claimed)
+        return outcomes
+
+    def flush_in(
+        self, session: Session, group_ids: Sequence[int], *, now: datetime
+    ) -> tuple[list[FlushOutcome], list[Delivery]]:
+        """Flush ``group_ids`` in the caller's transaction, which has locked them.
+
+        For intake, with the groups its alerts made due at once.  The caller gives the
+        returned claims to ``hand_off`` once its transaction committed (and only then:
+        a rolled-back claim does not exist).
+        """
+        sql = Sql(session)
+        return self._flush(session, sql, groups_by_id(sql, sorted(group_ids)), now)
+
+    def _flush_due(self) -> tuple[list[FlushOutcome], list[Delivery]]:
         now = self.clock.now()
-        config = self.config()
         with self.db.session() as session, session.begin():
             sql = Sql(session)
             groups = due_groups(sql, now=now, limit=self.batch)
             if not groups:
-                return []
-            muter = build_muter(session, config=config.alerts, now=now)
-            url = self.external_url()
-            expired = any_expired(sql, now)
-            notifications: list[dict[str, Any]] = []
-            outcomes = [
-                flush(
-                    session,
-                    config=config,
-                    group=group,
-                    now=now,
-                    external_url=url,
-                    muter=muter,
-                    outbox=notifications,
-                    expired=expired,
-                )
-                for group in groups
-            ]
-            save_groups(sql, groups)
+                return [], []
+            return self._flush(session, sql, groups, now)
+
+    def _flush(
+        self, session: Session, sql: Sql, groups: Sequence[GroupState], now: datetime
+    ) -> tuple[list[FlushOutcome], list[Delivery]]:
+        config = self.config()
+        muter = build_muter(session, config=config.alerts, now=now)
+        url = self.external_url()
+        expired = any_expired(sql, now)
+        notifications: list[dict[str, Any]] = []
+        outcomes = [
+            flush(
+                session,
+                config=config,
+                group=group,
+                now=now,
+                external_url=url,
+                muter=muter,
+                outbox=notifications,
+                expired=expired,
+            )
+            for group in groups
+        ]
+        save_groups(sql, groups)
+        if self.hand_off is None:
             enqueue_many(session, rows=notifications, now=now)
-            return outcomes
+            return outcomes, []
+        claimed = enqueue_claimed(
+            session, rows=notifications, now=now, worker_id=self.worker_id, lease=self.lease
+        )
+        return outcomes, claimed
 
     def run_until_idle(self, max_rounds: int = 100) -> list[FlushOutcome]:
         outcomes: list[FlushOutcome] = []
@@ -89,7 +144,12 @@ class GroupFlusher:
         inline = self.db.dialect == "sqlite"
         while not stop.is_set():
             try:
-                found = self.run_once() if inline else await asyncio.to_thread(self.run_once)
+                if inline:
+                    found, claimed = self._flush_due()
+                else:
+                    found, claimed = await asyncio.to_thread(self._flush_due)
+                if claimed and self.hand_off is not None:
+                    self.hand_off(claimed)  # on this loop: the dispatcher's
             except Exception as exc:
                 log.error("alerts.flush_failed", error=f"{type(exc).__name__}: {exc}")
                 found = []

@@ -34,6 +34,7 @@ from opsbook.alerts.labels import label_key, labels_json, sort_key
 from opsbook.alerts.matchers import matches_all
 from opsbook.alerts.routing import GroupRef, RoutingTree
 from opsbook.core import wakeup
+from opsbook.core.db import sqlite_datetime
 from opsbook.core.jobs import schedule
 
 FLUSH_TOPIC = "alerts.flush"  # the wake-up topic of the group flusher
@@ -102,14 +103,7 @@ class Sql:
         self._last_text = self._format(value)
         return self._last_text
 
-    @staticmethod
-    def _format(value: datetime) -> str:
-        v = value.astimezone(UTC)
-        # SQLAlchemy's SQLite DATETIME storage format, so ORM reads and comparisons agree.
-        return (
-            f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
-            f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
-        )
+    _format = staticmethod(sqlite_datetime)
 
     def read_time(self, value: Any) -> datetime | None:
         if value is None:
@@ -168,8 +162,13 @@ def receive(
     tree: RoutingTree,
     alerts: Sequence[AlertInput],
     now: datetime,
+    due_now: list[int] | None = None,
 ) -> ReceiveResult:
-    """Record ``alerts`` in the caller's transaction (see the module docstring)."""
+    """Record ``alerts`` in the caller's transaction (see the module docstring).
+
+    With ``due_now``, the notify groups that fall due at once are appended to it instead
+    of waking the flusher: the caller flushes them in this same transaction.
+    """
     sql = Sql(session)
     firing: dict[str, AlertInput] = {}
     resolving: dict[str, datetime] = {}
@@ -187,9 +186,13 @@ def receive(
     new, refreshed = _upsert(sql, firing, encoded, now) if firing else ([], 0)
     if new:
         _join_groups(
-            sql, tree, [(alert_id, firing[key], encoded[key]) for alert_id, key in new], now
+            sql,
+            tree,
+            [(alert_id, firing[key], encoded[key]) for alert_id, key in new],
+            now,
+            due_now,
         )
-    resolved = _resolve(sql, tree, resolving, now) if resolving else 0
+    resolved = _resolve(sql, tree, resolving, now, due_now) if resolving else 0
     return ReceiveResult(
         new=len(new),
         refreshed=refreshed,
@@ -245,7 +248,11 @@ def _upsert(
 
 
 def _join_groups(
-    sql: Sql, tree: RoutingTree, alerts: Sequence[tuple[int, AlertInput, str]], now: datetime
+    sql: Sql,
+    tree: RoutingTree,
+    alerts: Sequence[tuple[int, AlertInput, str]],
+    now: datetime,
+    due_now: list[int] | None,
 ) -> None:
     members: list[tuple[int, GroupRef, bytes]] = []
     incident_alerts: list[int] = []
@@ -271,7 +278,14 @@ def _join_groups(
         ids = group_ids(sql, refs.values(), now)
         # Lock (and schedule) the groups before writing their members: every writer
         # takes a group's lock before its member rows, so none waits in a cycle.
-        touch_groups(sql, tree, {ids[h]: starts[h] for h in refs}, now=now, new_alerts=True)
+        touch_groups(
+            sql,
+            tree,
+            {ids[h]: starts[h] for h in refs},
+            now=now,
+            new_alerts=True,
+            due_now=due_now,
+        )
         rows = [(alert_id, ids[ref.key_hash], "new", key) for alert_id, ref, key in members]
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
@@ -359,13 +373,15 @@ def touch_groups(
     *,
     now: datetime,
     new_alerts: bool,
+    due_now: list[int] | None = None,
 ) -> None:
     """Schedule a flush for each changed notify group that has none pending.
 
     ``changed`` maps a group id to the earliest ``startsAt`` among its new alerts (for
     resolutions, anything).  A group that was empty waits ``group_wait`` (or flushes at
     once when an alert started longer ago than that, as Alertmanager does); one with
-    notified alerts flushes at its next ``group_interval`` beat.
+    notified alerts flushes at its next ``group_interval`` beat.  A group due at once is
+    appended to ``due_now`` when given (the caller flushes it), else the flusher is woken.
     """
     if not changed:
         return
@@ -389,7 +405,10 @@ def touch_groups(
             last = sql.read_time(last_flush_at)
             due = now if last is None else _next_tick(last, route.group_interval, now)
         updates.append((sql.time(due), group_id))
-        wakeup.mark(sql.session, due=due if due > now else None, topic=FLUSH_TOPIC)
+        if due_now is not None and due <= now:
+            due_now.append(group_id)
+        else:
+            wakeup.mark(sql.session, due=due if due > now else None, topic=FLUSH_TOPIC)
     sql.many(
         f"UPDATE alert_groups SET next_flush_at = {sql.ph}, active = {sql.true} "
         f"WHERE id = {sql.ph}",
@@ -408,7 +427,13 @@ def schedule_incident_work(session: Session, *, alert_id: int, event: str, now: 
     )
 
 
-def _resolve(sql: Sql, tree: RoutingTree, resolving: Mapping[str, datetime], now: datetime) -> int:
+def _resolve(
+    sql: Sql,
+    tree: RoutingTree,
+    resolving: Mapping[str, datetime],
+    now: datetime,
+    due_now: list[int] | None,
+) -> int:
     stamp = sql.time(now)
     closed: list[tuple[int, Mapping[str, str]]] = []
     for key, ends_at in sorted(resolving.items()):
@@ -418,12 +443,17 @@ def _resolve(sql: Sql, tree: RoutingTree, resolving: Mapping[str, datetime], now
             (stamp, sql.time(ends_at), stamp, key),
         ):
             closed.append((int(alert_id), json_value(labels)))
-    after_resolution(sql, tree, closed, now=now)
+    after_resolution(sql, tree, closed, now=now, due_now=due_now)
     return len(closed)
 
 
 def after_resolution(
-    sql: Sql, tree: RoutingTree, closed: Sequence[tuple[int, Mapping[str, str]]], *, now: datetime
+    sql: Sql,
+    tree: RoutingTree,
+    closed: Sequence[tuple[int, Mapping[str, str]]],
+    *,
+    now: datetime,
+    due_now: list[int] | None = None,
 ) -> None:
     """Mark resolved alerts in their groups, schedule those flushes and incident work."""
     if not closed:
@@ -438,7 +468,7 @@ def after_resolution(
             chunk,
         ):
             groups[int(group_id)] = now
-    touch_groups(sql, tree, groups, now=now, new_alerts=False)
+    touch_groups(sql, tree, groups, now=now, new_alerts=False, due_now=due_now)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         sql.run(

@@ -11,6 +11,7 @@ the receiver sees the same ``idempotency_key`` and can drop the repeat.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from opsbook.core import wakeup
-from opsbook.core.db import Database
+from opsbook.core.db import Database, sqlite_datetime
 from opsbook.core.leases import claim_due, park_exhausted, still_held
 from opsbook.core.models import Notification
 
@@ -140,6 +141,79 @@ def enqueue_many(session: Session, *, rows: list[dict[str, Any]], now: datetime)
     )
     session.connection().execute(stmt, values)
     wakeup.mark(session, topic=wakeup.OUTBOX)
+
+
+def enqueue_claimed(
+    session: Session,
+    *,
+    rows: list[dict[str, Any]],
+    now: datetime,
+    worker_id: str,
+    lease: timedelta,
+) -> list[Delivery]:
+    """:func:`enqueue_many`, with the new rows already claimed by ``worker_id``.
+
+    For a producer that runs beside a dispatcher and hands it what it just committed
+    (:meth:`opsbook.notify.dispatcher.Dispatcher.deliver_claimed`): no wake-up, no
+    claim transaction, the send starts the moment the commit returns.  The rows are
+    ``sending`` on their first attempt, leased as by :func:`claim`; should the producer
+    die before the send is recorded, the lease expires and any worker claims them
+    again.  Repeated idempotency keys are skipped, and not returned.
+    """
+    if not rows:
+        return []
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    ph = "?" if sqlite else "%s"
+    stamp: Any = sqlite_datetime(now) if sqlite else now
+    expires: Any = sqlite_datetime(now + lease) if sqlite else now + lease
+    params: list[Any] = []
+    for row in rows:
+        params += (
+            row["channel"],
+            row["kind"],
+            row.get("target"),
+            row["idempotency_key"],
+            json.dumps(row["message"]),
+            row.get("source"),
+            row.get("max_attempts", 12),
+            stamp,
+            stamp,
+            worker_id,
+            expires,
+        )
+    value = f"({ph},{ph},{ph},{ph},{ph},{ph},'sending',1,{ph},{ph},{ph},{ph},{ph})"
+    # Raw SQL on the session's own connection (in its transaction): this is on the path
+    # from a new alert to its notification, where SQLAlchemy's statement machinery cost
+    # more than the insert itself.
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            "INSERT INTO notifications (channel, kind, target, idempotency_key, message, "
+            "source, status, attempts, max_attempts, next_attempt_at, created_at, "
+            "lease_owner, lease_expires_at) VALUES "
+            + ",".join([value] * len(rows))
+            + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
+            tuple(params),
+        )
+        ids = {key: int(row_id) for row_id, key in cursor.fetchall()}
+    finally:
+        cursor.close()
+    return [
+        Delivery(
+            id=ids[row["idempotency_key"]],
+            channel=row["channel"],
+            kind=row["kind"],
+            target=row.get("target"),
+            idempotency_key=row["idempotency_key"],
+            message=row["message"],
+            attempts=1,
+            max_attempts=row.get("max_attempts", 12),
+            created_at=now,
+            source=row.get("source"),
+        )
+        for row in rows
+        if row["idempotency_key"] in ids
+    ]
 
 
 def claim(

@@ -11,13 +11,18 @@ Each round has three steps, and only the middle one touches the network:
 A worker that dies between 1 and 3 loses nothing: its leases expire and another
 worker sends those notifications again with the same idempotency key, which is why
 delivery is at-least-once and receivers are given the key to drop repeats.
+
+A producer on the worker's own loop may skip step 1: it enqueues its notifications
+already claimed, in its own transaction, and hands them to :meth:`Dispatcher.deliver_claimed`
+once that commits (the alert group flusher does: a new alert's notification is sent the
+moment its flush commits, with no wake-up and no claim in between).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,6 +106,7 @@ class Dispatcher:
         self.send_timeout = lease / 2
         self._outcomes: list[tuple[outbox.Delivery, DeliveryError | None, timedelta, Any]] = []
         self._recorder: asyncio.Future[None] | None = None
+        self._handed: set[asyncio.Task[Any]] = set()
 
     async def run_once(self) -> list[DeliveryResult]:
         """Claim one batch of due notifications and deliver it.
@@ -111,6 +117,32 @@ class Dispatcher:
         claimed = await self._claim()
         if not claimed:
             return []
+        return await self._deliver_all(claimed)
+
+    def deliver_claimed(self, claimed: Sequence[outbox.Delivery]) -> asyncio.Task[Any]:
+        """Deliver notifications this worker already holds, beside the claim rounds.
+
+        A producer on this worker's loop that enqueued them claimed
+        (:func:`opsbook.core.outbox.enqueue_claimed`) hands them over here right after
+        its commit; they are sent and recorded as a round's are.  :meth:`settle` waits
+        for what was handed over (a shutdown does, before closing the transports).
+        """
+        task = asyncio.ensure_future(self._deliver_all(list(claimed)))
+        self._handed.add(task)
+        task.add_done_callback(self._handed_done)
+        return task
+
+    def _handed_done(self, task: asyncio.Task[Any]) -> None:
+        self._handed.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("notify.handed_round_failed", error=repr(task.exception()))
+
+    async def settle(self) -> None:
+        """Wait until every handed-over delivery is sent and recorded."""
+        while self._handed:
+            await asyncio.wait(set(self._handed))
+
+    async def _deliver_all(self, claimed: list[outbox.Delivery]) -> list[DeliveryResult]:
         round_ = _Round(
             semaphore=asyncio.Semaphore(self.concurrency),
             unsent={delivery.id: delivery for delivery in claimed},

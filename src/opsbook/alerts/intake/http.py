@@ -108,7 +108,9 @@ class AlertIntake:
     def __init__(self, app: ASGIApp, *, runtime: Runtime) -> None:
         self.app = app
         self.runtime = runtime
-        self.committer = GroupCommitter(runtime.db, runtime.clock, lambda: runtime.config)
+        self.committer = GroupCommitter(
+            runtime.db, runtime.clock, lambda: runtime.config, lambda: runtime.alert_flusher
+        )
         # SQLite commits in well under a millisecond, one writer at a time: commit on
         # the event loop itself, without a thread hop per batch.
         self.committer.inline = runtime.db.dialect == "sqlite"

@@ -1,0 +1,175 @@
+"""A flush hands what it enqueued straight to its worker's dispatcher, claimed; a group
+that intake makes due at once is flushed in intake's own commit.  Whatever goes wrong
+on the way, the notification is still sent: after the lease, or by the next round."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from alerts.pipeline import ALERTS_CONFIG, Pipeline, dumps, make_runtime
+from opsbook.alerts.flusher import GroupFlusher
+from opsbook.alerts.ingest import FLUSH_TOPIC
+from opsbook.alerts.models import AlertGroup
+from opsbook.app import create_app
+from opsbook.core import outbox
+from opsbook.core.clock import FakeClock
+from opsbook.core.db import Database
+from opsbook.core.models import Notification
+from opsbook.core.wakeup import OUTBOX
+
+AT_ONCE = ALERTS_CONFIG.replace("group_wait: 30s", "group_wait: 0s")
+LEASE = timedelta(seconds=60)
+
+
+@pytest.fixture
+def pipeline(db: Database, clock: FakeClock, tmp_path: Path) -> Pipeline:
+    return Pipeline(make_runtime(db, clock, AT_ONCE, tmp_path))
+
+
+def _flusher(pipeline: Pipeline, handed: list[outbox.Delivery], *, live: bool) -> GroupFlusher:
+    flusher = pipeline.runtime.group_flusher(hand_off=handed.extend, worker_id="worker-a")
+    flusher.live = lambda: live
+    return flusher
+
+
+def _rows(db: Database) -> list[Notification]:
+    with db.read_session() as session:
+        return list(session.scalars(select(Notification).order_by(Notification.id)))
+
+
+def _group(db: Database) -> AlertGroup:
+    with db.read_session() as session:
+        return session.scalars(select(AlertGroup).where(AlertGroup.kind == "notify")).one()
+
+
+def _post(client: TestClient, token: str, alerts: list[dict[str, Any]]) -> None:
+    response = client.post(
+        "/api/v2/alerts", content=dumps(alerts), headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_flush_hands_over_its_notifications_claimed_and_a_lost_one_is_sent_after_the_lease(
+    pipeline: Pipeline,
+) -> None:
+    handed: list[outbox.Delivery] = []
+    flusher = _flusher(pipeline, handed, live=True)
+    pipeline.fire(alertname="DiskFull", service="db", instance="db-1")
+
+    flusher.run_once()
+
+    [row] = _rows(pipeline.db)
+    assert [d.id for d in handed] == [row.id]
+    assert handed[0].message["data"]["alerts"][0]["labels"]["instance"] == "db-1"
+    assert (row.status, row.attempts, row.lease_owner) == ("sending", 1, "worker-a")
+    # Held by the worker it was handed to: no other worker sends it meanwhile ...
+    now = pipeline.clock.now()
+    assert outbox.claim(pipeline.db, worker_id="worker-b", now=now, lease=LEASE, limit=10) == []
+    # ... and if that worker died before sending, any worker does once the lease is over.
+    pipeline.clock.advance(LEASE + timedelta(seconds=1))
+    [again] = outbox.claim(
+        pipeline.db, worker_id="worker-b", now=pipeline.clock.now(), lease=LEASE, limit=10
+    )
+    assert (again.id, again.attempts, again.idempotency_key) == (
+        row.id,
+        2,
+        handed[0].idempotency_key,
+    )
+
+
+def test_intake_flushes_a_group_due_at_once_in_its_own_commit(
+    pipeline: Pipeline, alert_tokens: dict[str, str]
+) -> None:
+    handed: list[outbox.Delivery] = []
+    pipeline.runtime.alert_flusher = _flusher(pipeline, handed, live=True)
+    with TestClient(create_app(runtime=pipeline.runtime), base_url="http://127.0.0.1") as client:
+        _post(client, alert_tokens["responder"], [{"labels": {"alertname": "A", "service": "s"}}])
+
+    [row] = _rows(pipeline.db)
+    assert [d.id for d in handed] == [row.id]
+    assert (row.status, row.lease_owner) == ("sending", "worker-a")
+    group = _group(pipeline.db)
+    assert group.next_flush_at is None  # flushed: nothing left for the flusher
+    assert group.notify_seq == 1
+    assert not pipeline.db.wakeup.pending(pipeline.clock.now(), topic=FLUSH_TOPIC)
+
+
+def test_intake_leaves_a_group_that_waits_to_the_flusher(
+    db: Database, clock: FakeClock, tmp_path: Path, alert_tokens: dict[str, str]
+) -> None:
+    waiting = Pipeline(make_runtime(db, clock, ALERTS_CONFIG, tmp_path))  # group_wait: 30s
+    handed: list[outbox.Delivery] = []
+    waiting.runtime.alert_flusher = _flusher(waiting, handed, live=True)
+    with TestClient(create_app(runtime=waiting.runtime), base_url="http://127.0.0.1") as client:
+        _post(client, alert_tokens["responder"], [{"labels": {"alertname": "A", "service": "s"}}])
+
+    assert handed == []
+    assert _rows(db) == []
+    assert _group(db).next_flush_at == clock.now() + timedelta(seconds=30)
+
+
+def test_without_a_running_worker_intake_leaves_flushing_to_the_flusher(
+    pipeline: Pipeline, alert_tokens: dict[str, str]
+) -> None:
+    handed: list[outbox.Delivery] = []
+    pipeline.runtime.alert_flusher = _flusher(pipeline, handed, live=False)
+    with TestClient(create_app(runtime=pipeline.runtime), base_url="http://127.0.0.1") as client:
+        _post(client, alert_tokens["responder"], [{"labels": {"alertname": "A", "service": "s"}}])
+
+    assert handed == []
+    assert _group(pipeline.db).next_flush_at == pipeline.clock.now()
+    assert pipeline.db.wakeup.pending(pipeline.clock.now(), topic=FLUSH_TOPIC)
+
+
+def test_a_flush_failing_inside_intake_keeps_the_alerts_and_leaves_the_group_due(
+    pipeline: Pipeline, alert_tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handed: list[outbox.Delivery] = []
+    flusher = _flusher(pipeline, handed, live=True)
+    pipeline.runtime.alert_flusher = flusher
+    real_flush = flusher._flush
+
+    def broken_flush(*args: Any, **kwargs: Any) -> Any:
+        real_flush(*args, **kwargs)  # its writes are made, then undone by the savepoint
+        raise RuntimeError("a bug in the flush")
+
+    monkeypatch.setattr(flusher, "_flush", broken_flush)
+    with TestClient(create_app(runtime=pipeline.runtime), base_url="http://127.0.0.1") as client:
+        _post(client, alert_tokens["responder"], [{"labels": {"alertname": "A", "service": "s"}}])
+
+    assert [a.labels["alertname"] for a in pipeline.alerts()] == ["A"]
+    assert handed == []
+    assert _rows(pipeline.db) == []
+    assert _group(pipeline.db).next_flush_at == pipeline.clock.now()
+    assert pipeline.db.wakeup.pending(pipeline.clock.now(), topic=FLUSH_TOPIC)
+
+    monkeypatch.setattr(flusher, "_flush", real_flush)
+    flusher.run_once()  # the flusher's round sends it
+    assert len(handed) == 1
+    assert [row.status for row in _rows(pipeline.db)] == ["sending"]
+
+
+def test_a_hand_off_no_running_worker_can_take_goes_back_to_the_outbox(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.runtime.build_worker(worker_id="worker-a")  # built, never run
+    flusher = pipeline.runtime.alert_flusher
+    assert flusher is not None
+    assert not flusher.live()
+    pipeline.fire(alertname="DiskFull", service="db")
+
+    flusher.run_once()
+
+    [row] = _rows(pipeline.db)
+    assert (row.status, row.attempts, row.lease_owner) == ("pending", 0, None)
+    assert pipeline.db.wakeup.pending(pipeline.clock.now(), topic=OUTBOX)
+    [claimed] = outbox.claim(
+        pipeline.db, worker_id="worker-b", now=pipeline.clock.now(), lease=LEASE, limit=10
+    )
+    assert claimed.id == row.id
