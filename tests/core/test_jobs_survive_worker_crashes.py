@@ -42,7 +42,7 @@ def _start(url: str, name: str) -> subprocess.Popen[bytes]:
 
 def _holding_claims(db: Database, procs: dict[str, subprocess.Popen[bytes]]) -> str | None:
     """A live worker that holds claimed, unfinished jobs right now: kill it mid-run."""
-    deadline = time.monotonic() + 0.5  # a starting worker holds nothing yet: pick any
+    deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
         with db.read_session() as session:  # never waits for the workers' write lock
             owners = set(session.scalars(select(Job.lease_owner).where(Job.status == "running")))
@@ -83,8 +83,9 @@ def test_every_job_completes_exactly_once_despite_killed_workers(db: Database) -
         while _done(db) < JOBS and time.monotonic() - started < DEADLINE_S:
             time.sleep(rng.uniform(0.1, 0.3))
             if kills < KILLS and _done(db) < JOBS * 0.9:
-                alive = sorted(name for name, proc in procs.items() if proc.poll() is None)
-                victim = _holding_claims(db, procs) or rng.choice(alive)
+                victim = _holding_claims(db, procs)
+                if victim is None:  # none is mid-run (replacements still starting): later
+                    continue
                 procs[victim].send_signal(signal.SIGKILL)
                 procs[victim].wait()
                 kills += 1
