@@ -38,7 +38,7 @@ from opsbook.core.models import Job, Notification
 from opsbook.core.outbox import Delivery, release
 from opsbook.core.wakeup import JOBS, OUTBOX, PostgresListener, Wakeup
 from opsbook.core.worker import Service, Worker, new_worker_id
-from opsbook.incidents.deliveries import report_delivery
+from opsbook.incidents.deliveries import REPORTED_SOURCES, report_delivery
 from opsbook.incidents.jobs import register_incident_jobs
 from opsbook.metrics.jobs import register_metric_jobs, schedule_metric_jobs
 from opsbook.metrics.scrape import ScrapeService
@@ -331,6 +331,7 @@ class _Deliveries:
                 backoff_base=notifications.backoff_base,
                 backoff_cap=notifications.backoff_cap,
                 report=report_delivery,
+                report_sources=REPORTED_SOURCES,
             )
             self.config = config
         assert self.dispatcher is not None

@@ -55,11 +55,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 def sqlite_datetime(value: datetime) -> str:
     """``value`` as :class:`UTCDateTime` stores it on SQLite (naive UTC text), for raw SQL
     on hot paths, so that ORM reads and comparisons agree with it."""
-    v = value.astimezone(UTC)
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
-        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
-    )
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class Base(DeclarativeBase):

@@ -257,6 +257,7 @@ def mark_delivered_in(
             lease_expires_at=None,
             last_error=None,
         )
+        .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -303,7 +304,12 @@ def mark_failed_in(
     }
     if status == "pending" and retry_after is not None:
         values["next_attempt_at"] = now + retry_after
-    result = session.execute(update(Notification).where(held).values(**values))
+    result = session.execute(
+        update(Notification)
+        .where(held)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     return status if result.rowcount else "lost"  # type: ignore[attr-defined]
 
 

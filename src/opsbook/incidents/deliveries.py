@@ -24,6 +24,8 @@ from opsbook.incidents.models import Incident
 from opsbook.incidents.timeline import SYSTEM_ACTOR, append_event
 
 SOURCE_KIND = "incident"
+# The outbox sources report_delivery is about (the dispatcher reports no others).
+REPORTED_SOURCES = (f"{SOURCE_KIND}:",)
 
 
 def outbox_source(incident_id: int) -> str:

@@ -88,6 +88,7 @@ class Dispatcher:
         backoff_base: timedelta = timedelta(seconds=5),
         backoff_cap: timedelta = timedelta(hours=1),
         report: ReportOutcome | None = None,
+        report_sources: tuple[str, ...] = (),
     ) -> None:
         if concurrency < 1 or batch_size < 1:
             raise ValueError("concurrency and batch_size must be at least 1")
@@ -101,6 +102,9 @@ class Dispatcher:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.report = report
+        # Sources (prefixes) ``report`` is about; empty: every source.  Others are not
+        # reported at all (no savepoint, no call) on this per-notification path.
+        self.report_sources = report_sources
         # A send that outlives its lease would race a second worker sending the same
         # notification; cut it off well before, whatever the transport's own timeout.
         self.send_timeout = lease / 2
@@ -363,6 +367,8 @@ class Dispatcher:
         transaction of its own.  A report is a courtesy to the record: it never raises.
         """
         if self.report is None or delivery.source is None or status not in ("delivered", "dead"):
+            return
+        if self.report_sources and not delivery.source.startswith(self.report_sources):
             return
         try:
             if session is not None:
