@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         live.stop()
+        if runtime.intake is not None:
+            runtime.intake.committer.close()  # its connection, kept between batches
 
     app = FastAPI(
         lifespan=lifespan,
