@@ -38,7 +38,6 @@ from opsbook.alerts.contract import AlertInput
 from opsbook.alerts.flusher import GroupFlusher
 from opsbook.alerts.routing import routing_tree
 from opsbook.config.schema import OpsbookConfig
-from opsbook.core import wakeup
 from opsbook.core.clock import Clock
 from opsbook.core.db import Database
 from opsbook.core.outbox import Delivery
@@ -152,8 +151,8 @@ class GroupCommitter:
                 outcomes.append(exc)
         return outcomes
 
-    def _session(self) -> Session:
-        """A session on the committer's own connection, kept from batch to batch.
+    def _connect(self) -> Connection:
+        """The committer's own connection, kept from batch to batch.
 
         One writer commits batch after batch; checking a connection out of the pool
         (and back, with its reset) for each was a tenth of intake's CPU.
@@ -161,7 +160,7 @@ class GroupCommitter:
         if self._connection is None or self._connection.invalidated:
             self._drop_connection()
             self._connection = self.db.engine.connect()
-        return self.db.session(bind=self._connection)
+        return self._connection
 
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
@@ -186,12 +185,12 @@ class GroupCommitter:
         due_now: list[int] | None = [] if flusher is not None else None
         claimed: list[Delivery] = []
         try:
-            with self._session() as session, session.begin():
+            with ingest.IntakeTransaction(self.db, self._connect()) as tx:
                 if alerts:
-                    ingest.receive(session, tree=tree, alerts=alerts, now=now, due_now=due_now)
-                outcomes = [item.action(session, now) if item.action else None for item in batch]
+                    ingest.receive(tx, tree=tree, alerts=alerts, now=now, due_now=due_now)
+                outcomes = [item.action(tx.session, now) if item.action else None for item in batch]
                 if flusher is not None and due_now:
-                    claimed = _flush_now(session, flusher, due_now, now)
+                    claimed = _flush_now(tx, flusher, due_now, now)
         except Exception:
             self._drop_connection()  # it may be what failed: the next batch takes a fresh one
             raise
@@ -201,18 +200,18 @@ class GroupCommitter:
 
 
 def _flush_now(
-    session: Session, flusher: GroupFlusher, group_ids: list[int], now: datetime
+    tx: ingest.IntakeTransaction, flusher: GroupFlusher, group_ids: list[int], now: datetime
 ) -> list[Delivery]:
     """Flush ``group_ids`` inside the intake transaction, under a savepoint; on failure
     leave them (still due) to the flusher."""
-    sql = ingest.Sql(session)
+    sql = ingest.Sql(tx)
     sql.run("SAVEPOINT intake_flush")
     try:
-        _, claimed = flusher.flush_in(session, group_ids, now=now)
+        _, claimed = flusher.flush_in(tx, group_ids, now=now)
     except Exception as exc:
         sql.run("ROLLBACK TO SAVEPOINT intake_flush")
         log.error("alerts.intake_flush_failed", error=f"{type(exc).__name__}: {exc}")
-        wakeup.mark(session, topic=ingest.FLUSH_TOPIC)
+        sql.mark(due=None, topic=ingest.FLUSH_TOPIC)
         claimed = []
     sql.run("RELEASE SAVEPOINT intake_flush")
     return claimed

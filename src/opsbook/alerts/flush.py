@@ -28,9 +28,8 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.orm import Session
 
-from opsbook.alerts.ingest import Sql, _next_tick, json_value
+from opsbook.alerts.ingest import Sql, Tx, _next_tick, json_value
 from opsbook.alerts.muting import Muter
 from opsbook.alerts.payloads import GroupAlert, group_message, webhook_v4
 from opsbook.alerts.routing import Route, routing_tree
@@ -311,7 +310,7 @@ def _needs_update(
 
 
 def flush(
-    session: Session,
+    session: Tx,
     *,
     config: OpsbookConfig,
     group: GroupState,

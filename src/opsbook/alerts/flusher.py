@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.orm import Session
 
 from opsbook.alerts.flush import (
     FlushOutcome,
@@ -40,7 +39,7 @@ from opsbook.alerts.flush import (
     groups_by_id,
     save_groups,
 )
-from opsbook.alerts.ingest import FLUSH_TOPIC, Sql
+from opsbook.alerts.ingest import FLUSH_TOPIC, Sql, Tx
 from opsbook.alerts.muting import build_muter
 from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import Clock
@@ -77,7 +76,7 @@ class GroupFlusher:
         return outcomes
 
     def flush_in(
-        self, session: Session, group_ids: Sequence[int], *, now: datetime
+        self, session: Tx, group_ids: Sequence[int], *, now: datetime
     ) -> tuple[list[FlushOutcome], list[Delivery]]:
         """Flush ``group_ids`` in the caller's transaction, which has locked them.
 
@@ -98,7 +97,7 @@ class GroupFlusher:
             return self._flush(session, sql, groups, now)
 
     def _flush(
-        self, session: Session, sql: Sql, groups: Sequence[GroupState], now: datetime
+        self, session: Tx, sql: Sql, groups: Sequence[GroupState], now: datetime
     ) -> tuple[list[FlushOutcome], list[Delivery]]:
         config = self.config()
         muter = build_muter(session, config=config.alerts, now=now)
@@ -120,10 +119,15 @@ class GroupFlusher:
         ]
         save_groups(sql, groups)
         if self.hand_off is None:
-            enqueue_many(session, rows=notifications, now=now)
+            enqueue_many(sql.session, rows=notifications, now=now)
             return outcomes, []
         claimed = enqueue_claimed(
-            session, rows=notifications, now=now, worker_id=self.worker_id, lease=self.lease
+            sql.dbapi,
+            dialect=sql.engine.dialect.name,
+            rows=notifications,
+            now=now,
+            worker_id=self.worker_id,
+            lease=self.lease,
         )
         return outcomes, claimed
 

@@ -21,12 +21,12 @@ import json
 import math
 import threading
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.contract import AlertInput
@@ -34,7 +34,7 @@ from opsbook.alerts.labels import label_key, labels_json, sort_key
 from opsbook.alerts.matchers import matches_all
 from opsbook.alerts.routing import GroupRef, RoutingTree
 from opsbook.core import wakeup
-from opsbook.core.db import sqlite_datetime
+from opsbook.core.db import Database, sqlite_datetime
 from opsbook.core.jobs import schedule
 
 FLUSH_TOPIC = "alerts.flush"  # the wake-up topic of the group flusher
@@ -70,8 +70,7 @@ _GROUP_IDS: weakref.WeakKeyDictionary[Engine, _GroupIds] = weakref.WeakKeyDictio
 _GROUP_IDS_LOCK = threading.Lock()
 
 
-def _group_cache(session: Session) -> _GroupIds:
-    engine = session.get_bind().engine
+def _group_cache(engine: Engine) -> _GroupIds:
     with _GROUP_IDS_LOCK:
         cache = _GROUP_IDS.get(engine)
         if cache is None:
@@ -79,17 +78,127 @@ def _group_cache(session: Session) -> _GroupIds:
         return cache
 
 
+class IntakeTransaction:
+    """Alert intake's transaction: raw SQL on a connection its caller holds, with no ORM
+    session unless a step needs one.
+
+    A group commit of alerts only runs SQL of its own (:class:`Sql`), so beginning,
+    committing and waking the worker are done here, on the driver's connection: a
+    session's transaction machinery cost a quarter of intake's CPU.  A step that needs
+    the ORM (scheduling incident work, a PagerDuty acknowledge) takes :attr:`session`,
+    which joins this same connection and transaction; the commit is then the session's,
+    with its hooks.  Marks (:meth:`Sql.mark`) wake the worker after the commit, and
+    ``on_commit`` callbacks run then, as a session's ``after_commit`` listeners would.
+
+    >>> with IntakeTransaction(db, connection) as tx:
+    ...     receive(tx, tree=tree, alerts=alerts, now=now)
+    """
+
+    def __init__(self, db: Database, connection: Connection) -> None:
+        self.db = db
+        self.connection = connection
+        self.dialect = db.dialect
+        self.engine = db.engine
+        self.dbapi: Any = connection.connection.dbapi_connection
+        self.marks: wakeup.Marks = []
+        self.on_commit: list[Callable[[], None]] = []
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """An ORM session in this transaction (created on first use)."""
+        if self._session is None:
+            self._session = self.db.session(bind=self.connection)
+        return self._session
+
+    def __enter__(self) -> IntakeTransaction:
+        if self.dialect == "sqlite":
+            self._execute("BEGIN IMMEDIATE")  # psycopg begins implicitly
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self._rollback()
+            return
+        if self._session is not None:
+            for topic, due in self.marks:
+                wakeup.mark(self._session, due=due, topic=topic)
+            try:
+                self._session.commit()  # its hooks NOTIFY (PostgreSQL) and wake the worker
+            finally:
+                self._session.close()
+        else:
+            if self.dialect == "postgresql":
+                for payload in wakeup.notify_payloads(self.marks):
+                    self._execute("SELECT pg_notify(%s, %s)", (wakeup.CHANNEL, payload))
+            self.dbapi.commit()
+            wakeup.wake(self.db.wakeup, self.marks)
+        for callback in self.on_commit:
+            callback()
+
+    def _rollback(self) -> None:
+        if self._session is not None:
+            try:
+                self._session.rollback()
+            finally:
+                self._session.close()
+        else:
+            self.dbapi.rollback()
+
+    def _execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        cursor = self.dbapi.cursor()
+        try:
+            cursor.execute(statement, tuple(params))
+        finally:
+            cursor.close()
+
+
+# What the hot path's functions run in: an ORM session's transaction, or intake's own.
+Tx = Session | IntakeTransaction
+
+
 class Sql:
     """The dialect's spelling of what the hot path needs."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.sqlite = session.get_bind().dialect.name == "sqlite"
-        self._dbapi: Any = None
+    def __init__(self, tx: Tx) -> None:
+        if isinstance(tx, IntakeTransaction):
+            self.tx: IntakeTransaction | None = tx
+            self._session: Session | None = None
+            self.engine: Engine = tx.engine
+            self._dbapi: Any = tx.dbapi
+        else:
+            self.tx = None
+            self._session = tx
+            self.engine = tx.get_bind().engine
+            self._dbapi = None
+        self.sqlite = self.engine.dialect.name == "sqlite"
         self.ph = "?" if self.sqlite else "%s"
         self.true, self.false = ("1", "0") if self.sqlite else ("true", "false")
         self._last_time: datetime | None = None
         self._last_text = ""
+
+    @property
+    def session(self) -> Session:
+        """The ORM session of this transaction (in intake's, one is joined on first use)."""
+        if self.tx is not None:
+            return self.tx.session
+        assert self._session is not None
+        return self._session
+
+    @property
+    def dbapi(self) -> Any:
+        """The driver's connection, in this transaction."""
+        if self._dbapi is None:
+            assert self._session is not None
+            self._dbapi = self._session.connection().connection.dbapi_connection
+        return self._dbapi
+
+    def mark(self, *, due: datetime | None, topic: str) -> None:
+        """Wake ``topic``'s waiter once this transaction commits (:func:`wakeup.mark`)."""
+        if self.tx is not None:
+            self.tx.marks.append((topic, due))
+        else:
+            wakeup.mark(self.session, due=due, topic=topic)
 
     def time(self, value: datetime | None) -> Any:
         if value is None:
@@ -112,11 +221,9 @@ class Sql:
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
     def _cursor(self) -> Any:
-        # The driver's own cursor, in the session's transaction: SQLAlchemy's result
-        # machinery costs more than the statements themselves on this path.
-        if self._dbapi is None:
-            self._dbapi = self.session.connection().connection.dbapi_connection
-        return self._dbapi.cursor()
+        # The driver's own cursor, in the transaction: SQLAlchemy's result machinery
+        # costs more than the statements themselves on this path.
+        return self.dbapi.cursor()
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         cursor = self._cursor()
@@ -157,7 +264,7 @@ def json_value(value: Any) -> Any:
 
 
 def receive(
-    session: Session,
+    session: Tx,
     *,
     tree: RoutingTree,
     alerts: Sequence[AlertInput],
@@ -302,7 +409,7 @@ def _join_groups(
 
 def group_ids(sql: Sql, refs: Iterable[GroupRef], now: datetime) -> dict[str, int]:
     """Ids of the groups ``refs`` name, creating the missing ones."""
-    cache = _group_cache(sql.session)
+    cache = _group_cache(sql.engine)
     wanted = {ref.key_hash: ref for ref in refs}
     found = {h: cache.ids[h] for h in wanted if h in cache.ids}
     missing = [ref for h, ref in wanted.items() if h not in found]
@@ -335,19 +442,26 @@ def group_ids(sql: Sql, refs: Iterable[GroupRef], now: datetime) -> dict[str, in
         )
     }
     found.update(created)
-    _remember_after_commit(sql.session, cache, created)
+    _remember_after_commit(sql, cache, created)
     return found
 
 
-def _remember_after_commit(session: Session, cache: _GroupIds, created: dict[str, int]) -> None:
+def _remember(cache: _GroupIds, found: dict[str, int]) -> None:
+    with cache.lock:
+        cache.ids.update(found)
+
+
+def _remember_after_commit(sql: Sql, cache: _GroupIds, created: dict[str, int]) -> None:
     # Only committed ids may be cached: a rolled-back group row does not exist.
+    if sql.tx is not None:
+        sql.tx.on_commit.append(lambda: _remember(cache, created))
+        return
+    session = sql.session
     pending: dict[str, int] = session.info.setdefault("opsbook.alerts.new_groups", {})
     if not pending:
 
         def remember(committed: Session) -> None:
-            found = committed.info.pop("opsbook.alerts.new_groups", {})
-            with cache.lock:
-                cache.ids.update(found)
+            _remember(cache, committed.info.pop("opsbook.alerts.new_groups", {}))
 
         def forget(rolled_back: Session) -> None:
             rolled_back.info.pop("opsbook.alerts.new_groups", None)
@@ -408,7 +522,7 @@ def touch_groups(
         if due_now is not None and due <= now:
             due_now.append(group_id)
         else:
-            wakeup.mark(sql.session, due=due if due > now else None, topic=FLUSH_TOPIC)
+            sql.mark(due=due if due > now else None, topic=FLUSH_TOPIC)
     sql.many(
         f"UPDATE alert_groups SET next_flush_at = {sql.ph}, active = {sql.true} "
         f"WHERE id = {sql.ph}",

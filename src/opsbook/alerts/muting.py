@@ -15,10 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from opsbook.alerts.config import AlertsConfig, InhibitRuleConfig
-from opsbook.alerts.ingest import Sql, json_value
+from opsbook.alerts.ingest import Sql, Tx, json_value
 from opsbook.alerts.labels import fingerprint
 from opsbook.alerts.matchers import Matcher, can_match, matches_all
 from opsbook.alerts.silences import active_silences
@@ -94,7 +92,7 @@ def _equality_alertname(matchers: Sequence[Matcher]) -> str | None:
 
 
 def firing_alerts(
-    session: Session, *, now: datetime, alertname: str | None = None
+    session: Tx, *, now: datetime, alertname: str | None = None
 ) -> list[dict[str, str]]:
     """Label sets of open, firing alerts (by ``alertname`` when given: it is indexed)."""
     sql = Sql(session)
@@ -109,7 +107,7 @@ def firing_alerts(
     return [json_value(labels) for (labels,) in sql.rows(query, params)]
 
 
-def build_muter(session: Session, *, config: AlertsConfig, now: datetime) -> Muter:
+def build_muter(session: Tx, *, config: AlertsConfig, now: datetime) -> Muter:
     rules = []
     for rule in config.inhibit_rules:
         candidates = firing_alerts(

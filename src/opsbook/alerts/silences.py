@@ -19,7 +19,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbook.alerts.ingest import REEVALUATE_JOB, Sql, json_value
+from opsbook.alerts.ingest import REEVALUATE_JOB, Sql, Tx, json_value
 from opsbook.alerts.matchers import Matcher
 from opsbook.alerts.models import Silence
 from opsbook.core.jobs import schedule
@@ -195,7 +195,7 @@ def list_silences(
     return sorted(found, key=position)
 
 
-def active_silences(session: Session, *, now: datetime) -> list[tuple[str, list[Matcher]]]:
+def active_silences(session: Tx, *, now: datetime) -> list[tuple[str, list[Matcher]]]:
     """The silences in force at ``now``: one indexed read on every flush, so raw SQL."""
     sql = Sql(session)
     stamp = sql.time(now)

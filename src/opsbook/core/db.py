@@ -104,8 +104,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_on_begin(connection: Any) -> None:
     # Writers take the write lock up front so a read-then-write unit of work never
     # fails with SQLITE_BUSY_SNAPSHOT; read-only factories ask for DEFERRED.
+    dbapi = connection.connection.dbapi_connection
+    if dbapi.in_transaction:
+        # Begun by its holder already (alert intake's raw transaction, which a session
+        # joins when it needs the ORM): this connection is in the right transaction.
+        return
     mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    cursor = dbapi.cursor()  # the driver's own: this runs before every SQLite transaction
+    try:
+        cursor.execute(f"BEGIN {mode}")
+    finally:
+        cursor.close()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -144,8 +144,9 @@ def enqueue_many(session: Session, *, rows: list[dict[str, Any]], now: datetime)
 
 
 def enqueue_claimed(
-    session: Session,
+    dbapi: Any,
     *,
+    dialect: str,
     rows: list[dict[str, Any]],
     now: datetime,
     worker_id: str,
@@ -162,7 +163,7 @@ def enqueue_claimed(
     """
     if not rows:
         return []
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    sqlite = dialect == "sqlite"
     ph = "?" if sqlite else "%s"
     stamp: Any = sqlite_datetime(now) if sqlite else now
     expires: Any = sqlite_datetime(now + lease) if sqlite else now + lease
@@ -182,10 +183,10 @@ def enqueue_claimed(
             expires,
         )
     value = f"({ph},{ph},{ph},{ph},{ph},{ph},'sending',1,{ph},{ph},{ph},{ph},{ph})"
-    # Raw SQL on the session's own connection (in its transaction): this is on the path
-    # from a new alert to its notification, where SQLAlchemy's statement machinery cost
-    # more than the insert itself.
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    # Raw SQL on the driver's connection (in the caller's transaction): this is on the
+    # path from a new alert to its notification, where SQLAlchemy's statement machinery
+    # cost more than the insert itself.
+    cursor = dbapi.cursor()
     try:
         cursor.execute(
             "INSERT INTO notifications (channel, kind, target, idempotency_key, message, "

@@ -138,7 +138,22 @@ def install(factory: sessionmaker[Session], wakeup: Wakeup) -> None:
     event.listen(factory, "after_rollback", _after_rollback)
 
 
-def _by_topic(marks: list[tuple[str, datetime | None]]) -> dict[str, datetime | None]:
+Marks = list[tuple[str, datetime | None]]
+
+
+def notify_payloads(marks: Marks) -> list[str]:
+    """The ``pg_notify(CHANNEL, payload)`` payloads that carry ``marks`` to other processes;
+    sent inside the transaction, so they are delivered only if it commits."""
+    return [f"{topic} {due.isoformat() if due else ''}" for topic, due in _by_topic(marks).items()]
+
+
+def wake(wakeup: Wakeup, marks: Marks) -> None:
+    """Wake this process's waiters for ``marks``, once their transaction committed."""
+    for topic, due in _by_topic(marks).items():
+        wakeup.notify(due, topic=topic)
+
+
+def _by_topic(marks: Marks) -> dict[str, datetime | None]:
     """The earliest due time per topic (None: at once)."""
     earliest: dict[str, datetime | None] = {}
     for topic, due in marks:
@@ -156,10 +171,10 @@ def _before_commit(session: Session) -> None:
         return
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        for topic, due in _by_topic(marks).items():
+        for payload in notify_payloads(marks):
             session.execute(
                 text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": CHANNEL, "payload": f"{topic} {due.isoformat() if due else ''}"},
+                {"channel": CHANNEL, "payload": payload},
             )
 
 
@@ -168,8 +183,7 @@ def _after_commit(session: Session) -> None:
     wakeup: Wakeup | None = session.info.get(_INFO_KEY)
     if not marks or wakeup is None:
         return
-    for topic, due in _by_topic(marks).items():
-        wakeup.notify(due, topic=topic)
+    wake(wakeup, marks)
 
 
 def _after_rollback(session: Session) -> None:
