@@ -174,8 +174,7 @@ class Sql:
         self.sqlite = self.engine.dialect.name == "sqlite"
         self.ph = "?" if self.sqlite else "%s"
         self.true, self.false = ("1", "0") if self.sqlite else ("true", "false")
-        self._last_time: datetime | None = None
-        self._last_text = ""
+        self._times: dict[datetime, str] = {}
 
     @property
     def session(self) -> Session:
@@ -205,12 +204,14 @@ class Sql:
             return None
         if not self.sqlite:
             return value
-        # A batch stamps most rows with one time (now, or a shared startsAt).
-        if value is self._last_time:
-            return self._last_text
-        self._last_time = value
-        self._last_text = self._format(value)
-        return self._last_text
+        # A batch stamps most rows with a few times (now, its requests' default ends, a
+        # shared startsAt): format each once.
+        text = self._times.get(value)
+        if text is None:
+            text = self._format(value)
+            if len(self._times) < 1024:
+                self._times[value] = text
+        return text
 
     _format = staticmethod(sqlite_datetime)
 

@@ -34,7 +34,7 @@ def _names_ok(mapping: dict[str, Any]) -> str | None:
     return None
 
 
-def _alert(item: Any, *, now: datetime, resolve_timeout: timedelta, source: str) -> AlertInput:
+def _alert(item: Any, *, now: datetime, default_end: datetime, source: str) -> AlertInput:
     if not isinstance(item, dict):
         raise IntakeError("an alert must be a JSON object")
     labels = item.get("labels")
@@ -59,7 +59,7 @@ def _alert(item: Any, *, now: datetime, resolve_timeout: timedelta, source: str)
     if starts_at is None:
         starts_at = ends_at or now
     if ends_at is None:
-        ends_at = now + resolve_timeout
+        ends_at = default_end
     elif ends_at < starts_at:
         raise IntakeError("start time must be before end time")
     generator_url = item.get("generatorURL") or ""
@@ -82,9 +82,10 @@ def parse_alerts(
     if not isinstance(data, list):
         raise IntakeError("the body must be a JSON array of alerts")
     alerts, errors = [], []
+    default_end = now + resolve_timeout  # one object for the batch: its stamp is formatted once
     for index, item in enumerate(data):
         try:
-            alerts.append(_alert(item, now=now, resolve_timeout=resolve_timeout, source=source))
+            alerts.append(_alert(item, now=now, default_end=default_end, source=source))
         except (IntakeError, ValueError) as exc:
             errors.append(f"alerts[{index}]: {exc}")
             if len(errors) >= MAX_ERRORS:
@@ -114,7 +115,7 @@ def parse_webhook(
     alerts, errors = [], []
     for index, item in enumerate(items):
         try:
-            alert = _alert(item, now=now, resolve_timeout=timedelta(0), source=source)
+            alert = _alert(item, now=now, default_end=now, source=source)
             status = item.get("status")
             if status not in ("firing", "resolved"):
                 raise IntakeError(f"status: expected firing or resolved, got {status!r}")
