@@ -55,6 +55,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 def sqlite_datetime(value: datetime) -> str:
     """``value`` as :class:`UTCDateTime` stores it on SQLite (naive UTC text), for raw SQL
     on hot paths, so that ORM reads and comparisons agree with it."""
+    if value.tzinfo is UTC:  # what the clock gives: one C call, "+00:00" cut off
+        return value.isoformat(" ", "microseconds")[:26]
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 

@@ -243,24 +243,31 @@ def mark_delivered(db: Database, delivery: Delivery, *, worker_id: str, now: dat
 def mark_delivered_in(
     session: Session, delivery: Delivery, *, worker_id: str, now: datetime
 ) -> bool:
-    """:func:`mark_delivered` in the caller's transaction (to record many outcomes in one)."""
-    held = still_held(
-        Notification, row_id=delivery.id, worker_id=worker_id, attempts=delivery.attempts
-    )
-    result = session.execute(
-        update(Notification)
-        .where(held)
-        .values(
-            status="delivered",
-            delivered_at=now,
-            latency_ms=max(0, int((now - delivery.created_at).total_seconds() * 1000)),
-            lease_owner=None,
-            lease_expires_at=None,
-            last_error=None,
+    """:func:`mark_delivered` in the caller's transaction (to record many outcomes in one).
+
+    Raw SQL (one per notification delivered, where the ORM's update cost ~1 ms), with
+    the claim condition of :func:`opsbook.core.leases.still_held`.
+    """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    ph = "?" if sqlite else "%s"
+    latency = max(0, int((now - delivery.created_at).total_seconds() * 1000))
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            f"UPDATE notifications SET status = 'delivered', delivered_at = {ph}, "
+            f"latency_ms = {ph}, lease_owner = NULL, lease_expires_at = NULL, last_error = NULL "
+            f"WHERE id = {ph} AND lease_owner = {ph} AND attempts = {ph}",
+            (
+                sqlite_datetime(now) if sqlite else now,
+                latency,
+                delivery.id,
+                worker_id,
+                delivery.attempts,
+            ),
         )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(cursor.rowcount == 1)
+    finally:
+        cursor.close()
 
 
 def mark_failed(
