@@ -136,7 +136,7 @@ def test_a_flush_failing_inside_intake_keeps_the_alerts_and_leaves_the_group_due
     real_flush = flusher._flush
 
     def broken_flush(*args: Any, **kwargs: Any) -> Any:
-        real_flush(*args, **kwargs)  # its writes are made, then undone by the savepoint
+        real_flush(*args, **kwargs)  # its writes are made, then rolled back
         raise RuntimeError("a bug in the flush")
 
     monkeypatch.setattr(flusher, "_flush", broken_flush)

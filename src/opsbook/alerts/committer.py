@@ -14,9 +14,10 @@ If a batch fails as a whole, each request of it is retried alone, so one request
 database refuses cannot fail the others.
 
 When this process also runs the worker (``opsbook serve``), the notify groups a batch
-makes due at once are flushed in the batch's own transaction (under a savepoint: a
-failing flush is left to the flusher, never fails the intake), and their
-notifications are handed to the worker's dispatcher after the commit; see
+makes due at once are flushed in the batch's own transaction (if that fails, the retry
+of each request alone leaves flushing to the flusher, so a failing flush never fails
+the intake), and their notifications are handed to the worker's dispatcher after the
+commit; see
 :meth:`opsbook.alerts.flusher.GroupFlusher.flush_in`.
 """
 
@@ -137,15 +138,20 @@ class GroupCommitter:
 
     def _commit(self, batch: list[Submission]) -> list[Any]:
         try:
-            return self._transaction(batch)
+            return self._transaction(batch, flush=True)
         except Exception as exc:
-            if len(batch) == 1:
-                log.error("alerts.intake_failed", error=f"{type(exc).__name__}: {exc}")
-                return [exc]
+            log.error(
+                "alerts.intake_batch_failed",
+                requests=len(batch),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        # Each request alone, and without flushing in the transaction: whatever failed
+        # (one request the database refuses, or the flush), every request it accepts is
+        # stored, and the flusher takes their groups.
         outcomes = []
         for item in batch:
             try:
-                outcomes.extend(self._transaction([item]))
+                outcomes.extend(self._transaction([item], flush=False))
             except Exception as exc:
                 log.error("alerts.intake_failed", error=f"{type(exc).__name__}: {exc}")
                 outcomes.append(exc)
@@ -174,12 +180,12 @@ class GroupCommitter:
         """Give the committer's connection back (at shutdown)."""
         self._drop_connection()
 
-    def _transaction(self, batch: Sequence[Submission]) -> list[Any]:
+    def _transaction(self, batch: Sequence[Submission], *, flush: bool) -> list[Any]:
         config = self.config()
         tree = routing_tree(config.alerts)
         now = self.clock.now()
         alerts = [alert for item in batch for alert in item.alerts]
-        flusher = self.flusher()
+        flusher = self.flusher() if flush else None
         if flusher is not None and not flusher.live():
             flusher = None
         due_now: list[int] | None = [] if flusher is not None else None
@@ -190,28 +196,10 @@ class GroupCommitter:
                     ingest.receive(tx, tree=tree, alerts=alerts, now=now, due_now=due_now)
                 outcomes = [item.action(tx.session, now) if item.action else None for item in batch]
                 if flusher is not None and due_now:
-                    claimed = _flush_now(tx, flusher, due_now, now)
+                    _, claimed = flusher.flush_in(tx, due_now, now=now)
         except Exception:
             self._drop_connection()  # it may be what failed: the next batch takes a fresh one
             raise
         if flusher is not None and claimed and flusher.hand_off is not None:
             flusher.hand_off(claimed)
         return outcomes
-
-
-def _flush_now(
-    tx: ingest.IntakeTransaction, flusher: GroupFlusher, group_ids: list[int], now: datetime
-) -> list[Delivery]:
-    """Flush ``group_ids`` inside the intake transaction, under a savepoint; on failure
-    leave them (still due) to the flusher."""
-    sql = ingest.Sql(tx)
-    sql.run("SAVEPOINT intake_flush")
-    try:
-        _, claimed = flusher.flush_in(tx, group_ids, now=now)
-    except Exception as exc:
-        sql.run("ROLLBACK TO SAVEPOINT intake_flush")
-        log.error("alerts.intake_flush_failed", error=f"{type(exc).__name__}: {exc}")
-        sql.mark(due=None, topic=ingest.FLUSH_TOPIC)
-        claimed = []
-    sql.run("RELEASE SAVEPOINT intake_flush")
-    return claimed
