@@ -83,7 +83,11 @@ def test_every_job_completes_exactly_once_despite_killed_workers(db: Database) -
         while _done(db) < JOBS and time.monotonic() - started < DEADLINE_S:
             time.sleep(rng.uniform(0.1, 0.3))
             if kills < KILLS and _done(db) < JOBS * 0.9:
-                victim = _holding_claims(db, procs)
+                # The first kills take the original workers (mid-run if one can be caught),
+                # so that the rest of the work falls to replacements however fast it goes.
+                originals = [f"w{n}" for n in range(WORKERS) if procs[f"w{n}"].poll() is None]
+                pool = {n: procs[n] for n in originals} if originals else procs
+                victim = _holding_claims(db, pool) or (originals[0] if originals else None)
                 if victim is None:  # none is mid-run (replacements still starting): later
                     continue
                 procs[victim].send_signal(signal.SIGKILL)
