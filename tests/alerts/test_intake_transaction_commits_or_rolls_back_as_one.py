@@ -4,15 +4,18 @@ connection commit together or not at all, and wake the worker only once committe
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Connection, select
 
-from alerts.pipeline import Pipeline
+from alerts.pipeline import Pipeline, dumps
 from opsbook.alerts.contract import AlertInput
 from opsbook.alerts.ingest import FLUSH_TOPIC, IntakeTransaction, receive
 from opsbook.alerts.models import Alert
 from opsbook.alerts.routing import routing_tree
+from opsbook.app import create_app
 from opsbook.core.jobs import schedule
 from opsbook.core.models import Job
 from opsbook.core.wakeup import JOBS
@@ -68,3 +71,33 @@ def test_a_failing_batch_leaves_nothing_and_wakes_nobody(pipeline: Pipeline, joi
 
     assert _state(pipeline) == (["Kept"], [])
     assert not db.wakeup.pending(now, topic=JOBS)
+
+
+def test_intake_leaves_sqlite_checkpoints_to_the_worker_and_gives_its_connection_back_as_found(
+    pipeline: Pipeline, alert_tokens: dict[str, str]
+) -> None:
+    if pipeline.db.dialect != "sqlite":
+        pytest.skip("a SQLite WAL setting")
+    pipeline.runtime.build_worker(worker_id="worker-a")  # this process runs a worker
+
+    def autocheckpoint(connection: Connection) -> int:
+        dbapi: Any = connection.connection.dbapi_connection
+        return int(dbapi.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+    with TestClient(create_app(runtime=pipeline.runtime), base_url="http://127.0.0.1") as client:
+        response = client.post(
+            "/api/v2/alerts",
+            content=dumps([{"labels": {"alertname": "A", "service": "s"}}]),
+            headers={"Authorization": f"Bearer {alert_tokens['responder']}"},
+        )
+        assert response.status_code == 200
+        committer = pipeline.runtime.intake.committer
+        held = committer._connection
+        assert held is not None
+        # A checkpoint syncs: it would land inside an intake commit; the worker's do it.
+        assert autocheckpoint(held) == 0
+        raw = held.connection.dbapi_connection
+    # Closed with the app, and given back to the pool (idle there) as SQLite's default.
+    assert committer._connection is None
+    assert raw is not None
+    assert int(raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) == 1000

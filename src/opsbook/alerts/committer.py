@@ -50,6 +50,7 @@ Action = Callable[[Session, datetime], Any]
 # the database catches up: memory stays bounded and senders back off.
 MAX_QUEUED_ALERTS = 200_000
 MAX_BATCH_ALERTS = 20_000
+SQLITE_AUTOCHECKPOINT = 1000  # SQLite's default, restored on a connection given back
 
 
 class Overloaded(Exception):
@@ -166,10 +167,31 @@ class GroupCommitter:
         if self._connection is None or self._connection.invalidated:
             self._drop_connection()
             self._connection = self.db.engine.connect()
+            if self.db.dialect == "sqlite" and self.flusher() is not None:
+                # SQLite checkpoints its WAL in whichever commit crosses 1,000 pages, and a
+                # checkpoint syncs: 5-7 ms added to that request and to its notification.
+                # This process runs a worker, whose commits (a heartbeat every few seconds
+                # at least) checkpoint instead; intake's never do.
+                self._pragma("wal_autocheckpoint=0")
         return self._connection
 
+    def _pragma(self, setting: str) -> None:
+        assert self._connection is not None
+        dbapi: Any = self._connection.connection.dbapi_connection
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(f"PRAGMA {setting}")
+        finally:
+            cursor.close()
+
     def _drop_connection(self) -> None:
-        connection, self._connection = self._connection, None
+        connection = self._connection
+        if connection is not None and self.db.dialect == "sqlite":
+            try:  # back to the pool as any other connection is
+                self._pragma(f"wal_autocheckpoint={SQLITE_AUTOCHECKPOINT}")
+            except Exception as exc:  # broken: the pool discards it
+                log.warning("alerts.intake_connection_reset_failed", error=str(exc))
+        self._connection = None
         if connection is not None:
             try:
                 connection.close()
