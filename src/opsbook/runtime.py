@@ -35,7 +35,7 @@ from opsbook.core.jobs import JobContext, JobRegistry, JobRunner, schedule
 from opsbook.core.logging import register_secret
 from opsbook.core.migrate import upgrade
 from opsbook.core.models import Job, Notification
-from opsbook.core.outbox import Delivery, release
+from opsbook.core.outbox import Delivery
 from opsbook.core.wakeup import JOBS, OUTBOX, PostgresListener, Wakeup
 from opsbook.core.worker import Service, Worker, new_worker_id
 from opsbook.incidents.deliveries import REPORTED_SOURCES, report_delivery
@@ -43,7 +43,7 @@ from opsbook.incidents.jobs import register_incident_jobs
 from opsbook.metrics.jobs import register_metric_jobs, schedule_metric_jobs
 from opsbook.metrics.scrape import ScrapeService
 from opsbook.notify.base import Transport
-from opsbook.notify.dispatcher import Dispatcher
+from opsbook.notify.dispatcher import Dispatcher, release_claims
 from opsbook.notify.registry import build_transports
 from opsbook.oncall.auditor import schedule_audit
 from opsbook.oncall.jobs import register_oncall_jobs
@@ -307,11 +307,7 @@ class _Deliveries:
 
     def _release(self, claimed: list[Delivery]) -> None:
         now = self.runtime.clock.now()
-        for delivery in claimed:
-            try:
-                release(self.runtime.db, delivery, worker_id=self.worker_id, now=now)
-            except Exception as exc:  # its lease expires instead
-                log.warning("notify.release_failed", notification_id=delivery.id, error=str(exc))
+        release_claims(self.runtime.db, claimed, worker_id=self.worker_id, now=now)
         self.runtime.db.wakeup.notify(topic=OUTBOX)
 
     async def round(self) -> int:

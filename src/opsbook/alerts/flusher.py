@@ -61,7 +61,8 @@ class GroupFlusher:
     external_url: Callable[[], str]
     batch: int = BATCH
     # Deliver what a flush enqueued, right after its commit (see the module docstring);
-    # the rows are claimed by ``worker_id`` for ``lease``.
+    # the rows are claimed by ``worker_id`` for ``lease``.  Called on the thread that
+    # flushed (a thread of the pool on PostgreSQL), so it must be thread-safe.
     hand_off: Callable[[list[Delivery]], None] | None = None
     worker_id: str = ""
     lease: timedelta = timedelta(seconds=60)
@@ -148,12 +149,7 @@ class GroupFlusher:
         inline = self.db.dialect == "sqlite"
         while not stop.is_set():
             try:
-                if inline:
-                    found, claimed = self._flush_due()
-                else:
-                    found, claimed = await asyncio.to_thread(self._flush_due)
-                if claimed and self.hand_off is not None:
-                    self.hand_off(claimed)  # on this loop: the dispatcher's
+                found = self.run_once() if inline else await asyncio.to_thread(self.run_once)
             except Exception as exc:
                 log.error("alerts.flush_failed", error=f"{type(exc).__name__}: {exc}")
                 found = []

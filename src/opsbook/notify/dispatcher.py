@@ -390,11 +390,18 @@ class Dispatcher:
     def _release(self, deliveries: Iterable[outbox.Delivery]) -> None:
         # Synchronous on purpose: this runs while the task is being cancelled, and a
         # second cancellation must not cut the hand-back short.
-        now = self.clock.now()
-        for delivery in list(deliveries):
-            try:
-                outbox.release(self.db, delivery, worker_id=self.worker_id, now=now)
-            except Exception as exc:  # the lease will expire instead
-                log.warning("notify.release_failed", notification_id=delivery.id, error=str(exc))
-            else:
-                log.info("notify.released", notification_id=delivery.id, channel=delivery.channel)
+        release_claims(self.db, deliveries, worker_id=self.worker_id, now=self.clock.now())
+
+
+def release_claims(
+    db: Database, deliveries: Iterable[outbox.Delivery], *, worker_id: str, now: datetime
+) -> None:
+    """Hand claims back unsent, so any worker sends them at once; one that cannot be
+    handed back (the database going away) is sent once its lease expires."""
+    for delivery in list(deliveries):
+        try:
+            outbox.release(db, delivery, worker_id=worker_id, now=now)
+        except Exception as exc:  # the lease will expire instead
+            log.warning("notify.release_failed", notification_id=delivery.id, error=str(exc))
+        else:
+            log.info("notify.released", notification_id=delivery.id, channel=delivery.channel)
