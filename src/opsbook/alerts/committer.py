@@ -40,7 +40,7 @@ from opsbook.alerts.flusher import GroupFlusher
 from opsbook.alerts.routing import routing_tree
 from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import Clock
-from opsbook.core.db import Database
+from opsbook.core.db import Database, execute_raw
 from opsbook.core.outbox import Delivery
 
 log = structlog.get_logger(__name__)
@@ -177,12 +177,7 @@ class GroupCommitter:
 
     def _pragma(self, setting: str) -> None:
         assert self._connection is not None
-        dbapi: Any = self._connection.connection.dbapi_connection
-        cursor = dbapi.cursor()
-        try:
-            cursor.execute(f"PRAGMA {setting}")
-        finally:
-            cursor.close()
+        execute_raw(self._connection.connection.dbapi_connection, f"PRAGMA {setting}")
 
     def _drop_connection(self) -> None:
         connection = self._connection

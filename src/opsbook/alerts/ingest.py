@@ -35,7 +35,7 @@ from opsbook.alerts.labels import label_key, labels_json, sort_key
 from opsbook.alerts.matchers import matches_all
 from opsbook.alerts.routing import GroupRef, RoutingTree
 from opsbook.core import wakeup
-from opsbook.core.db import Database, sqlite_datetime
+from opsbook.core.db import Database, execute_raw, sqlite_datetime
 from opsbook.core.jobs import schedule
 
 FLUSH_TOPIC = "alerts.flush"  # the wake-up topic of the group flusher
@@ -114,7 +114,7 @@ class IntakeTransaction:
 
     def __enter__(self) -> IntakeTransaction:
         if self.dialect == "sqlite":
-            self._execute("BEGIN IMMEDIATE")  # psycopg begins implicitly
+            execute_raw(self.dbapi, "BEGIN IMMEDIATE")  # psycopg begins implicitly
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -131,7 +131,7 @@ class IntakeTransaction:
         else:
             if self.dialect == "postgresql":
                 for payload in wakeup.notify_payloads(self.marks):
-                    self._execute("SELECT pg_notify(%s, %s)", (wakeup.CHANNEL, payload))
+                    execute_raw(self.dbapi, "SELECT pg_notify(%s, %s)", (wakeup.CHANNEL, payload))
             self.dbapi.commit()
             wakeup.wake(self.db.wakeup, self.marks)
         for callback in self.on_commit:
@@ -145,13 +145,6 @@ class IntakeTransaction:
                 self._session.close()
         else:
             self.dbapi.rollback()
-
-    def _execute(self, statement: str, params: Sequence[Any] = ()) -> None:
-        cursor = self.dbapi.cursor()
-        try:
-            cursor.execute(statement, tuple(params))
-        finally:
-            cursor.close()
 
 
 # What the hot path's functions run in: an ORM session's transaction, or intake's own.

@@ -6,7 +6,7 @@ and migrations serve both, so no PostgreSQL-only types appear in the core tables
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +50,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def execute_raw(dbapi_connection: Any, statement: str, params: Sequence[Any] = ()) -> None:
+    """Run one statement on the driver's connection, bypassing SQLAlchemy (hot paths)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(statement, tuple(params))
+    finally:
+        cursor.close()
 
 
 def sqlite_datetime(value: datetime) -> str:
@@ -112,11 +121,7 @@ def _sqlite_on_begin(connection: Any) -> None:
         # joins when it needs the ORM): this connection is in the right transaction.
         return
     mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    cursor = dbapi.cursor()  # the driver's own: this runs before every SQLite transaction
-    try:
-        cursor.execute(f"BEGIN {mode}")
-    finally:
-        cursor.close()
+    execute_raw(dbapi, f"BEGIN {mode}")  # runs before every SQLite transaction
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
