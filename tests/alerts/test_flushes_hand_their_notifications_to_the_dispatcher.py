@@ -22,6 +22,7 @@ from opsbook.core.clock import FakeClock
 from opsbook.core.db import Database
 from opsbook.core.models import Notification
 from opsbook.core.wakeup import OUTBOX
+from opsbook.runtime import Runtime
 
 AT_ONCE = ALERTS_CONFIG.replace("group_wait: 30s", "group_wait: 0s")
 LEASE = timedelta(seconds=60)
@@ -48,10 +49,14 @@ def _group(db: Database) -> AlertGroup:
         return session.scalars(select(AlertGroup).where(AlertGroup.kind == "notify")).one()
 
 
-def _post(client: TestClient, token: str, alerts: list[dict[str, Any]]) -> None:
-    response = client.post(
-        "/api/v2/alerts", content=dumps(alerts), headers={"Authorization": f"Bearer {token}"}
-    )
+def _post_one_alert(runtime: Runtime, token: str) -> None:
+    """POST one new alert to ``runtime``'s app, as a sender would (200 expected)."""
+    with TestClient(create_app(runtime=runtime), base_url="http://127.0.0.1") as client:
+        response = client.post(
+            "/api/v2/alerts",
+            content=dumps([{"labels": {"alertname": "A", "service": "s"}}]),
+            headers={"Authorization": f"Bearer {token}"},
+        )
     assert response.status_code == 200, response.text
 
 
@@ -88,8 +93,7 @@ def test_intake_flushes_a_group_due_at_once_in_its_own_commit(
 ) -> None:
     handed: list[outbox.Delivery] = []
     pipeline.runtime.alert_flusher = _flusher(pipeline, handed, live=True)
-    with TestClient(create_app(runtime=pipeline.runtime), base_url="http://127.0.0.1") as client:
-        _post(client, alert_tokens["responder"], [{"labels": {"alertname": "A", "service": "s"}}])
+    _post_one_alert(pipeline.runtime, alert_tokens["responder"])
 
     [row] = _rows(pipeline.db)
     assert [d.id for d in handed] == [row.id]
@@ -106,8 +110,7 @@ def test_intake_leaves_a_group_that_waits_to_the_flusher(
     waiting = Pipeline(make_runtime(db, clock, ALERTS_CONFIG, tmp_path))  # group_wait: 30s
     handed: list[outbox.Delivery] = []
     waiting.runtime.alert_flusher = _flusher(waiting, handed, live=True)
-    with TestClient(create_app(runtime=waiting.runtime), base_url="http://127.0.0.1") as client:
-        _post(client, alert_tokens["responder"], [{"labels": {"alertname": "A", "service": "s"}}])
+    _post_one_alert(waiting.runtime, alert_tokens["responder"])
 
     assert handed == []
     assert _rows(db) == []
@@ -119,8 +122,7 @@ def test_without_a_running_worker_intake_leaves_flushing_to_the_flusher(
 ) -> None:
     handed: list[outbox.Delivery] = []
     pipeline.runtime.alert_flusher = _flusher(pipeline, handed, live=False)
-    with TestClient(create_app(runtime=pipeline.runtime), base_url="http://127.0.0.1") as client:
-        _post(client, alert_tokens["responder"], [{"labels": {"alertname": "A", "service": "s"}}])
+    _post_one_alert(pipeline.runtime, alert_tokens["responder"])
 
     assert handed == []
     assert _group(pipeline.db).next_flush_at == pipeline.clock.now()
@@ -140,8 +142,7 @@ def test_a_flush_failing_inside_intake_keeps_the_alerts_and_leaves_the_group_due
         raise RuntimeError("a bug in the flush")
 
     monkeypatch.setattr(flusher, "_flush", broken_flush)
-    with TestClient(create_app(runtime=pipeline.runtime), base_url="http://127.0.0.1") as client:
-        _post(client, alert_tokens["responder"], [{"labels": {"alertname": "A", "service": "s"}}])
+    _post_one_alert(pipeline.runtime, alert_tokens["responder"])
 
     assert [a.labels["alertname"] for a in pipeline.alerts()] == ["A"]
     assert handed == []
