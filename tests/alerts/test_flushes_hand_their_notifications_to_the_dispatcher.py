@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from alerts.pipeline import ALERTS_CONFIG, Pipeline, dumps, make_runtime
+from opsbook.alerts import ingest
 from opsbook.alerts.flusher import GroupFlusher
 from opsbook.alerts.ingest import FLUSH_TOPIC
-from opsbook.alerts.models import AlertGroup
+from opsbook.alerts.models import Alert, AlertGroup, AlertGroupMember
 from opsbook.app import create_app
 from opsbook.core import outbox
 from opsbook.core.clock import FakeClock
@@ -51,13 +52,27 @@ def _group(db: Database) -> AlertGroup:
 
 def _post_one_alert(runtime: Runtime, token: str) -> None:
     """POST one new alert to ``runtime``'s app, as a sender would (200 expected)."""
+    _post(runtime, token, [{"labels": {"alertname": "A", "service": "s"}}])
+
+
+def _post(runtime: Runtime, token: str, alerts: list[dict[str, Any]]) -> None:
     with TestClient(create_app(runtime=runtime), base_url="http://127.0.0.1") as client:
         response = client.post(
             "/api/v2/alerts",
-            content=dumps([{"labels": {"alertname": "A", "service": "s"}}]),
+            content=dumps(alerts),
             headers={"Authorization": f"Bearer {token}"},
         )
     assert response.status_code == 200, response.text
+
+
+def _members(db: Database) -> dict[str, str]:
+    with db.read_session() as session:
+        rows = session.execute(
+            select(Alert.labels, AlertGroupMember.state).join(
+                AlertGroupMember, AlertGroupMember.alert_id == Alert.id
+            )
+        )
+        return {labels["instance"]: state for labels, state in rows}
 
 
 def test_a_flush_hands_over_its_notifications_claimed_and_a_lost_one_is_sent_after_the_lease(
@@ -174,3 +189,64 @@ def test_a_hand_off_no_running_worker_can_take_goes_back_to_the_outbox(
         pipeline.db, worker_id="worker-b", now=pipeline.clock.now(), lease=LEASE, limit=10
     )
     assert claimed.id == row.id
+
+
+def test_one_request_that_joins_and_resolves_a_due_group_flushes_it_once(
+    pipeline: Pipeline, alert_tokens: dict[str, str]
+) -> None:
+    handed: list[outbox.Delivery] = []
+    pipeline.runtime.alert_flusher = _flusher(pipeline, handed, live=True)
+    token = alert_tokens["responder"]
+    _post(
+        pipeline.runtime, token, [{"labels": {"alertname": "A", "service": "s", "instance": "1"}}]
+    )
+    pipeline.clock.advance(timedelta(minutes=5))  # group_interval: the next beat is now
+    ended = (pipeline.clock.now() - timedelta(seconds=1)).isoformat()
+
+    _post(
+        pipeline.runtime,
+        token,
+        [
+            {"labels": {"alertname": "A", "service": "s", "instance": "2"}},
+            {"labels": {"alertname": "A", "service": "s", "instance": "1"}, "endsAt": ended},
+        ],
+    )
+
+    first, second = _rows(pipeline.db)
+    assert [d.id for d in handed] == [first.id, second.id]
+    assert second.idempotency_key.endswith(":2:am")  # the group's second notification
+    shown = second.message["data"]["alerts"]
+    assert {a["labels"]["instance"]: a["status"] for a in shown} == {
+        "1": "resolved",  # the channel sends resolved notices (Alertmanager's default)
+        "2": "firing",
+    }
+    group = _group(pipeline.db)
+    assert (group.notify_seq, group.next_flush_at, group.active) == (2, None, True)
+    assert _members(pipeline.db) == {"2": "notified"}  # the resolved one is let go
+
+
+def test_intake_flushes_a_group_another_process_created(
+    pipeline: Pipeline, alert_tokens: dict[str, str]
+) -> None:
+    pipeline.fire(alertname="A", service="s", instance="1")  # in a session of its own
+    ingest._group_cache(pipeline.db.engine).ids.clear()  # as in a process that never saw it
+    handed: list[outbox.Delivery] = []
+    flusher = _flusher(pipeline, handed, live=True)
+    flusher.run_once()
+    [first] = handed
+    pipeline.runtime.alert_flusher = flusher
+    pipeline.clock.advance(timedelta(minutes=5))
+
+    _post(
+        pipeline.runtime,
+        alert_tokens["responder"],
+        [{"labels": {"alertname": "A", "service": "s", "instance": "2"}}],
+    )
+
+    assert len(handed) == 2
+    assert handed[1].idempotency_key == first.idempotency_key.replace(":1:am", ":2:am")
+    assert [a["labels"]["instance"] for a in handed[1].message["data"]["alerts"]] == ["1", "2"]
+    with pipeline.db.read_session() as session:
+        assert (
+            len(session.scalars(select(AlertGroup).where(AlertGroup.kind == "notify")).all()) == 1
+        )

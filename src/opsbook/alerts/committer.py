@@ -205,15 +205,16 @@ class GroupCommitter:
         flusher = self.flusher() if flush else None
         if flusher is not None and not flusher.live():
             flusher = None
-        due_now: list[int] | None = [] if flusher is not None else None
         claimed: list[Delivery] = []
         try:
             with ingest.IntakeTransaction(self.db, self._connect()) as tx:
+                if flusher is not None:
+                    tx.due_now = []
                 if alerts:
-                    ingest.receive(tx, tree=tree, alerts=alerts, now=now, due_now=due_now)
+                    ingest.receive(tx, tree=tree, alerts=alerts, now=now)
                 outcomes = [item.action(tx.session, now) if item.action else None for item in batch]
-                if flusher is not None and due_now:
-                    _, claimed = flusher.flush_in(tx, due_now, now=now)
+                if flusher is not None and tx.due_now:
+                    _, claimed = flusher.flush_in(tx, tx.due_now, now=now)
         except Exception:
             self._drop_connection()  # it may be what failed: the next batch takes a fresh one
             raise

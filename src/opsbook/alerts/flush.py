@@ -32,7 +32,7 @@ import structlog
 from opsbook.alerts.ingest import Sql, Tx, _next_tick, json_value
 from opsbook.alerts.muting import Muter
 from opsbook.alerts.payloads import GroupAlert, group_message, webhook_v4
-from opsbook.alerts.routing import Route, routing_tree
+from opsbook.alerts.routing import GroupRef, Route, routing_tree
 from opsbook.config.schema import OpsbookConfig
 
 log = structlog.get_logger(__name__)
@@ -89,6 +89,24 @@ def groups_by_id(sql: Sql, ids: Sequence[int]) -> list[GroupState]:
         ids,
     )
     return _states(sql, rows)
+
+
+def new_group_state(group_id: int, ref: GroupRef) -> GroupState:
+    """The state of a group row just inserted for ``ref`` (see ``ingest.group_ids``)."""
+    return GroupState(
+        id=group_id,
+        kind=ref.kind,
+        route_id=ref.route.id,
+        group_key=ref.key,
+        labels=dict(ref.labels),
+        active=False,
+        next_flush_at=None,
+        repeat_at=None,
+        last_flush_at=None,
+        last_notified_at=None,
+        notify_seq=0,
+        last_firing=0,
+    )
 
 
 def _states(sql: Sql, rows: Sequence[Any]) -> list[GroupState]:

@@ -37,9 +37,10 @@ from opsbook.alerts.flush import (
     due_groups,
     flush,
     groups_by_id,
+    new_group_state,
     save_groups,
 )
-from opsbook.alerts.ingest import FLUSH_TOPIC, Sql, Tx
+from opsbook.alerts.ingest import FLUSH_TOPIC, IntakeTransaction, Sql, Tx
 from opsbook.alerts.muting import build_muter
 from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import Clock
@@ -77,16 +78,28 @@ class GroupFlusher:
         return outcomes
 
     def flush_in(
-        self, session: Tx, group_ids: Sequence[int], *, now: datetime
+        self, tx: IntakeTransaction, group_ids: Sequence[int], *, now: datetime
     ) -> tuple[list[FlushOutcome], list[Delivery]]:
-        """Flush ``group_ids`` in the caller's transaction, which has locked them.
+        """Flush ``group_ids``, the groups intake's alerts made due at once, in intake's
+        transaction, which has locked them (:func:`~opsbook.alerts.ingest.touch_groups`
+        left their timers to this flush).
 
-        For intake, with the groups its alerts made due at once.  The caller gives the
-        returned claims to ``hand_off`` once its transaction committed (and only then:
-        a rolled-back claim does not exist).
+        The caller gives the returned claims to ``hand_off`` once its transaction
+        committed (and only then: a rolled-back claim does not exist).
         """
-        sql = Sql(session)
-        return self._flush(session, sql, groups_by_id(sql, sorted(group_ids)), now)
+        sql = Sql(tx)
+        ids = sorted(set(group_ids))
+        # Groups this transaction created are known; the others are read.
+        created = tx.new_groups
+        states = [new_group_state(i, created[i]) for i in ids if i in created]
+        others = [i for i in ids if i not in created]
+        if others:
+            states += groups_by_id(sql, others)
+        for state in states:
+            state.active = True
+            state.next_flush_at = now  # what touch_groups would have written
+        states.sort(key=lambda state: state.id)
+        return self._flush(tx, sql, states, now)
 
     def _flush_due(self) -> tuple[list[FlushOutcome], list[Delivery]]:
         now = self.clock.now()

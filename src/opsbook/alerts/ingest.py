@@ -35,7 +35,7 @@ from opsbook.alerts.labels import label_key, labels_json, sort_key
 from opsbook.alerts.matchers import matches_all
 from opsbook.alerts.routing import GroupRef, RoutingTree
 from opsbook.core import wakeup
-from opsbook.core.db import Database, execute_raw, sqlite_datetime
+from opsbook.core.db import Database, driver_cursor, execute_raw, sqlite_datetime
 from opsbook.core.jobs import schedule
 
 FLUSH_TOPIC = "alerts.flush"  # the wake-up topic of the group flusher
@@ -104,6 +104,13 @@ class IntakeTransaction:
         self.marks: wakeup.Marks = []
         self.on_commit: list[Callable[[], None]] = []
         self._session: Session | None = None
+        # A caller that flushes, in this transaction, the notify groups its alerts make
+        # due at once sets this to a list: :func:`touch_groups` collects their ids here
+        # (and leaves their timers to that flush) instead of waking the flusher.
+        self.due_now: list[int] | None = None
+        # Groups this transaction created, by id: no other transaction sees them before
+        # the commit, so their state is known without reading (or locking) their rows.
+        self.new_groups: dict[int, GroupRef] = {}
 
     @property
     def session(self) -> Session:
@@ -215,32 +222,33 @@ class Sql:
         parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
-    def _cursor(self) -> Any:
+    def _cursor(self, statement: str) -> tuple[Any, Any]:
         # The driver's own cursor, in the transaction: SQLAlchemy's result machinery
         # costs more than the statements themselves on this path.
-        return self.dbapi.cursor()
+        return driver_cursor(self.dbapi, statement)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        cursor = self._cursor()
+        """The rows of ``sql``, a statement that returns rows (a query, ``RETURNING``)."""
+        cursor, statement = self._cursor(sql)
         try:
-            cursor.execute(sql, tuple(params))
-            return list(cursor.fetchall()) if cursor.description is not None else []
+            cursor.execute(statement, tuple(params))
+            return list(cursor.fetchall())
         finally:
             cursor.close()
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = self._cursor()
+        cursor, statement = self._cursor(sql)
         try:
-            cursor.execute(sql, tuple(params))
+            cursor.execute(statement, tuple(params))
             return int(cursor.rowcount or 0)
         finally:
             cursor.close()
 
     def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
         if params:
-            cursor = self._cursor()
+            cursor, statement = self._cursor(sql)
             try:
-                cursor.executemany(sql, [tuple(p) for p in params])
+                cursor.executemany(statement, [tuple(p) for p in params])
             finally:
                 cursor.close()
 
@@ -272,12 +280,12 @@ def receive(
     tree: RoutingTree,
     alerts: Sequence[AlertInput],
     now: datetime,
-    due_now: list[int] | None = None,
 ) -> ReceiveResult:
     """Record ``alerts`` in the caller's transaction (see the module docstring).
 
-    With ``due_now``, the notify groups that fall due at once are appended to it instead
-    of waking the flusher: the caller flushes them in this same transaction.
+    In an :class:`IntakeTransaction` whose ``due_now`` is a list, the notify groups that
+    fall due at once are collected there instead of waking the flusher: the caller
+    flushes them in this same transaction.
     """
     sql = Sql(session)
     firing: dict[str, AlertInput] = {}
@@ -300,9 +308,8 @@ def receive(
             tree,
             [(alert_id, firing[key], encoded[key]) for alert_id, key in new],
             now,
-            due_now,
         )
-    resolved = _resolve(sql, tree, resolving, now, due_now) if resolving else 0
+    resolved = _resolve(sql, tree, resolving, now) if resolving else 0
     return ReceiveResult(
         new=len(new),
         refreshed=refreshed,
@@ -362,7 +369,6 @@ def _join_groups(
     tree: RoutingTree,
     alerts: Sequence[tuple[int, AlertInput, str]],
     now: datetime,
-    due_now: list[int] | None,
 ) -> None:
     members: list[tuple[int, GroupRef, bytes]] = []
     incident_alerts: list[int] = []
@@ -394,7 +400,6 @@ def _join_groups(
             {ids[h]: starts[h] for h in refs},
             now=now,
             new_alerts=True,
-            due_now=due_now,
         )
         rows = [(alert_id, ids[ref.key_hash], "new", key) for alert_id, ref, key in members]
         for start in range(0, len(rows), _CHUNK):
@@ -430,20 +435,28 @@ def group_ids(sql: Sql, refs: Iterable[GroupRef], now: datetime) -> dict[str, in
             json.dumps(dict(ref.labels)),
             stamp,
         )
-    sql.run(
-        "INSERT INTO alert_groups (kind, route_id, group_key, key_hash, labels, created_at, "
-        "active, notify_seq, last_firing) VALUES " + ",".join([row] * len(missing)) + " "
-        "ON CONFLICT (key_hash) DO NOTHING",
-        params,
-    )
-    hashes = [ref.key_hash for ref in missing]
     created = {
         key_hash: int(group_id)
         for group_id, key_hash in sql.rows(
-            f"SELECT id, key_hash FROM alert_groups WHERE key_hash IN ({sql.marks(len(hashes))})",
-            hashes,
+            "INSERT INTO alert_groups (kind, route_id, group_key, key_hash, labels, "
+            "created_at, active, notify_seq, last_firing) VALUES "
+            + ",".join([row] * len(missing))
+            + " ON CONFLICT (key_hash) DO NOTHING RETURNING id, key_hash",
+            params,
         )
     }
+    if sql.tx is not None:
+        sql.tx.new_groups.update((created[h], wanted[h]) for h in created)
+    existing = [ref.key_hash for ref in missing if ref.key_hash not in created]
+    if existing:  # made by another transaction (since this process last looked)
+        created.update(
+            (key_hash, int(group_id))
+            for group_id, key_hash in sql.rows(
+                "SELECT id, key_hash FROM alert_groups "
+                f"WHERE key_hash IN ({sql.marks(len(existing))})",
+                existing,
+            )
+        )
     found.update(created)
     _remember_after_commit(sql, cache, created)
     return found
@@ -490,24 +503,35 @@ def touch_groups(
     *,
     now: datetime,
     new_alerts: bool,
-    due_now: list[int] | None = None,
 ) -> None:
     """Schedule a flush for each changed notify group that has none pending.
 
     ``changed`` maps a group id to the earliest ``startsAt`` among its new alerts (for
     resolutions, anything).  A group that was empty waits ``group_wait`` (or flushes at
     once when an alert started longer ago than that, as Alertmanager does); one with
-    notified alerts flushes at its next ``group_interval`` beat.  A group due at once is
-    appended to ``due_now`` when given (the caller flushes it), else the flusher is woken.
+    notified alerts flushes at its next ``group_interval`` beat.  In an
+    :class:`IntakeTransaction` with ``due_now`` set, a group due at once is appended
+    there and its timer left to the caller's flush; otherwise the flusher is woken.
     """
     if not changed:
         return
-    ids = sorted(changed)
-    rows = sql.rows(
-        "SELECT id, route_id, active, next_flush_at, last_flush_at FROM alert_groups "
-        f"WHERE id IN ({sql.marks(len(ids))}) ORDER BY id{sql.for_update()}",
-        ids,
-    )
+    tx = sql.tx
+    due_now = tx.due_now if tx is not None else None
+    new_groups = tx.new_groups if tx is not None else {}
+    # A group this transaction created is neither visible to others nor flushed yet:
+    # empty, inactive, no timer, nothing to lock or read.
+    rows: list[Any] = [
+        (group_id, new_groups[group_id].route.id, False, None, None)
+        for group_id in changed
+        if group_id in new_groups
+    ]
+    ids = sorted(group_id for group_id in changed if group_id not in new_groups)
+    if ids:
+        rows += sql.rows(
+            "SELECT id, route_id, active, next_flush_at, last_flush_at FROM alert_groups "
+            f"WHERE id IN ({sql.marks(len(ids))}) ORDER BY id{sql.for_update()}",
+            ids,
+        )
     updates: list[tuple[Any, ...]] = []
     for group_id, route_id, active, next_flush_at, last_flush_at in rows:
         if next_flush_at is not None:
@@ -521,11 +545,12 @@ def touch_groups(
         else:
             last = sql.read_time(last_flush_at)
             due = now if last is None else _next_tick(last, route.group_interval, now)
-        updates.append((sql.time(due), group_id))
         if due_now is not None and due <= now:
-            due_now.append(group_id)
-        else:
-            sql.mark(due=due if due > now else None, topic=FLUSH_TOPIC)
+            if group_id not in due_now:  # touched twice: joined, and a resolution
+                due_now.append(group_id)  # the caller's flush writes its row
+            continue
+        updates.append((sql.time(due), group_id))
+        sql.mark(due=due if due > now else None, topic=FLUSH_TOPIC)
     sql.many(
         f"UPDATE alert_groups SET next_flush_at = {sql.ph}, active = {sql.true} "
         f"WHERE id = {sql.ph}",
@@ -549,7 +574,6 @@ def _resolve(
     tree: RoutingTree,
     resolving: Mapping[str, datetime],
     now: datetime,
-    due_now: list[int] | None,
 ) -> int:
     stamp = sql.time(now)
     closed: list[tuple[int, Mapping[str, str]]] = []
@@ -560,7 +584,7 @@ def _resolve(
             (stamp, sql.time(ends_at), stamp, key),
         ):
             closed.append((int(alert_id), json_value(labels)))
-    after_resolution(sql, tree, closed, now=now, due_now=due_now)
+    after_resolution(sql, tree, closed, now=now)
     return len(closed)
 
 
@@ -570,7 +594,6 @@ def after_resolution(
     closed: Sequence[tuple[int, Mapping[str, str]]],
     *,
     now: datetime,
-    due_now: list[int] | None = None,
 ) -> None:
     """Mark resolved alerts in their groups, schedule those flushes and incident work."""
     if not closed:
@@ -585,7 +608,7 @@ def after_resolution(
             chunk,
         ):
             groups[int(group_id)] = now
-    touch_groups(sql, tree, groups, now=now, new_alerts=False, due_now=due_now)
+    touch_groups(sql, tree, groups, now=now, new_alerts=False)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         sql.run(

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from opsbook.core import wakeup
-from opsbook.core.db import Database, sqlite_datetime
+from opsbook.core.db import Database, driver_cursor, sqlite_datetime
 from opsbook.core.leases import claim_due, park_exhausted, still_held
 from opsbook.core.models import Notification
 
@@ -186,16 +186,16 @@ def enqueue_claimed(
     # Raw SQL on the driver's connection (in the caller's transaction): this is on the
     # path from a new alert to its notification, where SQLAlchemy's statement machinery
     # cost more than the insert itself.
-    cursor = dbapi.cursor()
+    cursor, statement = driver_cursor(
+        dbapi,
+        "INSERT INTO notifications (channel, kind, target, idempotency_key, message, "
+        "source, status, attempts, max_attempts, next_attempt_at, created_at, "
+        "lease_owner, lease_expires_at) VALUES "
+        + ",".join([value] * len(rows))
+        + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
+    )
     try:
-        cursor.execute(
-            "INSERT INTO notifications (channel, kind, target, idempotency_key, message, "
-            "source, status, attempts, max_attempts, next_attempt_at, created_at, "
-            "lease_owner, lease_expires_at) VALUES "
-            + ",".join([value] * len(rows))
-            + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
-            tuple(params),
-        )
+        cursor.execute(statement, tuple(params))
         ids = {key: int(row_id) for row_id, key in cursor.fetchall()}
     finally:
         cursor.close()
@@ -251,12 +251,15 @@ def mark_delivered_in(
     sqlite = session.get_bind().dialect.name == "sqlite"
     ph = "?" if sqlite else "%s"
     latency = max(0, int((now - delivery.created_at).total_seconds() * 1000))
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor, statement = driver_cursor(
+        session.connection().connection.dbapi_connection,
+        f"UPDATE notifications SET status = 'delivered', delivered_at = {ph}, "
+        f"latency_ms = {ph}, lease_owner = NULL, lease_expires_at = NULL, last_error = NULL "
+        f"WHERE id = {ph} AND lease_owner = {ph} AND attempts = {ph}",
+    )
     try:
         cursor.execute(
-            f"UPDATE notifications SET status = 'delivered', delivered_at = {ph}, "
-            f"latency_ms = {ph}, lease_owner = NULL, lease_expires_at = NULL, last_error = NULL "
-            f"WHERE id = {ph} AND lease_owner = {ph} AND attempts = {ph}",
+            statement,
             (
                 sqlite_datetime(now) if sqlite else now,
                 latency,
