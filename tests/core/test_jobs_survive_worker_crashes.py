@@ -41,12 +41,18 @@ def _start(url: str, name: str) -> subprocess.Popen[bytes]:
 
 
 def _holding_claims(db: Database, procs: dict[str, subprocess.Popen[bytes]]) -> str | None:
-    """A live worker that holds claimed, unfinished jobs right now: kill it mid-run."""
+    """A live worker that has completed jobs and holds claimed, unfinished ones right
+    now: kill it mid-run.  (One still starting up is never the victim: under a loaded
+    machine that could kill every original before it ran a job.)"""
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
         with db.read_session() as session:  # never waits for the workers' write lock
             owners = set(session.scalars(select(Job.lease_owner).where(Job.status == "running")))
-        live = sorted(owners & {name for name, proc in procs.items() if proc.poll() is None})
+            worked = set(
+                session.scalars(text("SELECT DISTINCT worker FROM crash_completions")).all()
+            )
+        alive = {name for name, proc in procs.items() if proc.poll() is None}
+        live = sorted(owners & worked & alive)
         if live:
             return live[0]
         time.sleep(0.01)
@@ -83,12 +89,12 @@ def test_every_job_completes_exactly_once_despite_killed_workers(db: Database) -
         while _done(db) < JOBS and time.monotonic() - started < DEADLINE_S:
             time.sleep(rng.uniform(0.1, 0.3))
             if kills < KILLS and _done(db) < JOBS * 0.9:
-                # The first kills take the original workers (mid-run if one can be caught),
+                # The first kills take the original workers, mid-run (once they have run jobs),
                 # so that the rest of the work falls to replacements however fast it goes.
                 originals = [f"w{n}" for n in range(WORKERS) if procs[f"w{n}"].poll() is None]
                 pool = {n: procs[n] for n in originals} if originals else procs
-                victim = _holding_claims(db, pool) or (originals[0] if originals else None)
-                if victim is None:  # none is mid-run (replacements still starting): later
+                victim = _holding_claims(db, pool)
+                if victim is None:  # none is mid-run (still starting, or between claims): later
                     continue
                 procs[victim].send_signal(signal.SIGKILL)
                 procs[victim].wait()
