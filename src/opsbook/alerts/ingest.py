@@ -42,6 +42,7 @@ FLUSH_TOPIC = "alerts.flush"  # the wake-up topic of the group flusher
 INCIDENT_JOB = "alerts.incident"
 REEVALUATE_JOB = "alerts.reevaluate"
 _CHUNK = 500
+MAX_CACHED_GROUPS = 100_000  # group ids a process remembers (key hash -> id)
 _ALERT_COLUMNS = (
     "dedup_key, source, alertname, labels, annotations, starts_at, ends_at, "
     "received_at, updated_at, generator_url, refreshes, extra"
@@ -394,13 +395,27 @@ def _join_groups(
         ids = group_ids(sql, refs.values(), now)
         # Lock (and schedule) the groups before writing their members: every writer
         # takes a group's lock before its member rows, so none waits in a cycle.
-        touch_groups(
+        vanished = touch_groups(
             sql,
             tree,
             {ids[h]: starts[h] for h in refs},
             now=now,
             new_alerts=True,
         )
+        if vanished:
+            # Pruned since this process cached their ids (alerts.prune deletes groups
+            # empty and idle for an hour): make them again.
+            again = [ref for h, ref in refs.items() if ids[h] in vanished]
+            _forget(_group_cache(sql.engine), [ref.key_hash for ref in again])
+            fresh = group_ids(sql, again, now)
+            ids.update(fresh)
+            touch_groups(
+                sql,
+                tree,
+                {fresh[ref.key_hash]: starts[ref.key_hash] for ref in again},
+                now=now,
+                new_alerts=True,
+            )
         rows = [(alert_id, ids[ref.key_hash], "new", key) for alert_id, ref, key in members]
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
@@ -464,7 +479,15 @@ def group_ids(sql: Sql, refs: Iterable[GroupRef], now: datetime) -> dict[str, in
 
 def _remember(cache: _GroupIds, found: dict[str, int]) -> None:
     with cache.lock:
+        if len(cache.ids) + len(found) > MAX_CACHED_GROUPS:
+            cache.ids.clear()  # bounded; a miss costs one INSERT ... RETURNING
         cache.ids.update(found)
+
+
+def _forget(cache: _GroupIds, key_hashes: Iterable[str]) -> None:
+    with cache.lock:
+        for key_hash in key_hashes:
+            cache.ids.pop(key_hash, None)
 
 
 def _remember_after_commit(sql: Sql, cache: _GroupIds, created: dict[str, int]) -> None:
@@ -503,8 +526,9 @@ def touch_groups(
     *,
     now: datetime,
     new_alerts: bool,
-) -> None:
-    """Schedule a flush for each changed notify group that has none pending.
+) -> set[int]:
+    """Schedule a flush for each changed notify group that has none pending; return the
+    ids of ``changed`` that no longer exist (pruned since the caller learnt them).
 
     ``changed`` maps a group id to the earliest ``startsAt`` among its new alerts (for
     resolutions, anything).  A group that was empty waits ``group_wait`` (or flushes at
@@ -514,7 +538,7 @@ def touch_groups(
     there and its timer left to the caller's flush; otherwise the flusher is woken.
     """
     if not changed:
-        return
+        return set()
     tx = sql.tx
     due_now = tx.due_now if tx is not None else None
     new_groups = tx.new_groups if tx is not None else {}
@@ -526,12 +550,16 @@ def touch_groups(
         if group_id in new_groups
     ]
     ids = sorted(group_id for group_id in changed if group_id not in new_groups)
+    vanished: set[int] = set()
     if ids:
-        rows += sql.rows(
+        found = sql.rows(
             "SELECT id, route_id, active, next_flush_at, last_flush_at FROM alert_groups "
             f"WHERE id IN ({sql.marks(len(ids))}) ORDER BY id{sql.for_update()}",
             ids,
         )
+        if len(found) < len(ids):
+            vanished = set(ids) - {int(row[0]) for row in found}
+        rows += found
     updates: list[tuple[Any, ...]] = []
     for group_id, route_id, active, next_flush_at, last_flush_at in rows:
         if next_flush_at is not None:
@@ -556,6 +584,7 @@ def touch_groups(
         f"WHERE id = {sql.ph}",
         updates,
     )
+    return vanished
 
 
 def schedule_incident_work(session: Session, *, alert_id: int, event: str, now: datetime) -> None:

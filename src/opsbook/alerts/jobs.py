@@ -8,7 +8,8 @@
 - ``alerts.sweep`` (itself, every 10 s): resolves alerts whose ``ends_at`` passed;
 - ``alerts.reevaluate`` (a silence ending, an inhibiting alert resolving): looks again
   at muted alerts;
-- ``alerts.prune`` (itself, hourly): deletes resolved alerts past ``keep_resolved``.
+- ``alerts.prune`` (itself, hourly): deletes resolved alerts past ``keep_resolved``, and
+  notify groups empty and idle for an hour.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from opsbook.alerts.sweep import (
     SWEEP_EVERY,
     SWEEP_JOB,
     prune,
+    prune_groups,
     reevaluate,
     schedule_next,
     sweep,
@@ -68,6 +70,7 @@ def register_alert_jobs(
 
     def run_prune(ctx: JobContext) -> None:
         prune(ctx.session, keep=config().alerts.keep_resolved, now=ctx.now)
+        prune_groups(ctx.session, now=ctx.now)
         prune_jobs(ctx.session, now=ctx.now)
         schedule_next(ctx.session, kind=PRUNE_JOB, every=PRUNE_EVERY, now=ctx.now)
 

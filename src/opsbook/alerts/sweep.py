@@ -6,7 +6,8 @@
   as an explicit resolution would.
 - When a silence ends or an inhibiting alert resolves, ``alerts.reevaluate`` looks again
   at the open alerts that were muted: their groups flush, their incidents open.
-- ``alerts.prune`` deletes resolved alerts older than ``alerts.keep_resolved``.
+- ``alerts.prune`` deletes resolved alerts older than ``alerts.keep_resolved``, and
+  notify groups that have been empty and idle for ``IDLE_GROUP_TTL``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ PRUNE_JOB = "alerts.prune"
 SWEEP_EVERY = timedelta(seconds=10)
 PRUNE_EVERY = timedelta(hours=1)
 SWEEP_BATCH = 5000
+# An empty notify group whose last flush is older than this is deleted; an alert with
+# its labels later makes a new one (waiting ``group_wait`` again, as Alertmanager does).
+IDLE_GROUP_TTL = timedelta(hours=1)
+PRUNE_BATCH = 10000
 
 
 def sweep(session: Session, *, tree: RoutingTree, now: datetime) -> int:
@@ -93,8 +98,36 @@ def prune(session: Session, *, keep: timedelta, now: datetime) -> int:
     sql = Sql(session)
     return sql.run(
         "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE resolved_at IS NOT NULL "
-        f"AND resolved_at < {sql.ph} LIMIT 10000)",
+        f"AND resolved_at < {sql.ph} LIMIT {PRUNE_BATCH})",
         (sql.time(now - keep),),
+    )
+
+
+# What makes a notify group idle: no alert, no timer.  Repeated on the DELETE itself
+# (not only in its subquery), so that on PostgreSQL a group that intake locked and
+# activated meanwhile is re-checked on its new row version and kept.
+_IDLE = (
+    "kind = 'notify' AND active = {false} AND next_flush_at IS NULL AND repeat_at IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM alert_group_members m WHERE m.group_id = alert_groups.id)"
+)
+
+
+def prune_groups(session: Session, *, now: datetime, idle: timedelta = IDLE_GROUP_TTL) -> int:
+    """Delete notify groups that have been empty and idle for ``idle`` (but the newest).
+
+    A process that still knows a deleted group's id finds its row gone when it locks the
+    group, and makes a new one (:func:`opsbook.alerts.ingest.group_ids`).
+    """
+    sql = Sql(session)
+    idle_group = _IDLE.format(false=sql.false)
+    # The newest group row is never deleted: SQLite gives a new row the highest id plus
+    # one, so deleting that row would hand its id to the next group, and notification
+    # keys (alerts:<group id>:<seq>:<channel>) would repeat an old group's.
+    return sql.run(
+        f"DELETE FROM alert_groups WHERE {idle_group} AND id IN (SELECT id FROM alert_groups "
+        f"WHERE {idle_group} AND COALESCE(last_flush_at, created_at) < {sql.ph} "
+        f"AND id < (SELECT MAX(id) FROM alert_groups) LIMIT {PRUNE_BATCH})",
+        (sql.time(now - idle),),
     )
 
 
