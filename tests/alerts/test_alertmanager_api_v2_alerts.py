@@ -215,3 +215,66 @@ def test_get_filters_like_alertmanager(
         alerts_client.get("/api/v2/alerts", params={"active": "maybe"}, headers=token).status_code
         == 400
     )
+
+
+def test_alert_groups_list_each_group_per_receiver_as_alertmanager_does(
+    pipeline: Pipeline, alert_tokens: dict[str, str]
+) -> None:
+    pipeline.reconfigure(
+        ALERTS_CONFIG.replace("    channels: [am]\n", "    channels: [am, console]\n")
+    )
+    token = bearer(alert_tokens["responder"])
+    body = [
+        {"labels": {"alertname": "Down", "service": "api", "instance": "b"}},
+        {"labels": {"alertname": "Down", "service": "api", "instance": "a"}},
+        {"labels": {"alertname": "Down", "service": "web", "instance": "c"}},
+    ]
+    now = pipeline.clock.now()
+    with TestClient(create_app(runtime=pipeline.runtime), base_url="http://127.0.0.1") as client:
+        assert client.get("/api/v2/alerts/groups").status_code == 401
+        assert client.post("/api/v2/alerts", json=body, headers=token).status_code == 200
+        silence = {
+            "matchers": [{"name": "service", "value": "web", "isRegex": False, "isEqual": True}],
+            "startsAt": rfc3339(now),
+            "endsAt": rfc3339(now + timedelta(hours=1)),
+            "createdBy": "rita",
+            "comment": "maintenance",
+        }
+        assert client.post("/api/v2/silences", json=silence, headers=token).status_code == 200
+        groups = client.get("/api/v2/alerts/groups", headers=bearer(alert_tokens["viewer"]))
+        unsilenced = client.get(
+            "/api/v2/alerts/groups", params={"silenced": "false"}, headers=token
+        ).json()
+        to_am = client.get(
+            "/api/v2/alerts/groups",
+            params={"receiver": "a.", "filter": "service=api"},
+            headers=token,
+        ).json()
+        bad = client.get("/api/v2/alerts/groups", params={"filter": "bad"}, headers=token)
+
+    assert groups.status_code == 200
+    listed = [
+        (g["labels"], g["receiver"]["name"], [a["labels"]["instance"] for a in g["alerts"]])
+        for g in groups.json()
+    ]
+    api, web = {"alertname": "Down", "service": "api"}, {"alertname": "Down", "service": "web"}
+    by_fingerprint = sorted(["a", "b"], key=lambda i: fingerprint({**api, "instance": i}))
+    assert listed == [
+        (api, "am", by_fingerprint),
+        (api, "console", by_fingerprint),
+        (web, "am", ["c"]),
+        (web, "console", ["c"]),
+    ]
+    first = groups.json()[0]["alerts"][0]
+    assert set(first) == {
+        "annotations", "endsAt", "fingerprint", "receivers", "startsAt", "status",
+        "updatedAt", "generatorURL", "labels",
+    }  # fmt: skip
+    assert groups.json()[2]["alerts"][0]["status"]["state"] == "suppressed"
+    # silenced=false drops the silenced alert, and with it the groups it was alone in.
+    assert [(g["labels"], g["receiver"]["name"]) for g in unsilenced] == [
+        (api, "am"),
+        (api, "console"),
+    ]
+    assert [(g["labels"], g["receiver"]["name"]) for g in to_am] == [(api, "am")]
+    assert bad.status_code == 400

@@ -6,6 +6,8 @@ milliseconds, ``status.state`` of alerts and silences):
 
 - ``GET /api/v2/alerts`` (``active``, ``silenced``, ``inhibited``, ``unprocessed``,
   ``filter``, ``receiver``), sorted by fingerprint;
+- ``GET /api/v2/alerts/groups`` (the same but ``unprocessed``), as Grafana's and
+  Karma's Alertmanager views read them;
 - ``GET|POST /api/v2/silences``, ``GET|DELETE /api/v2/silence/{id}``;
 - ``GET /api/v2/status`` and ``GET /api/v2/receivers``.
 
@@ -18,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +33,7 @@ from opsbook.alerts import silences as silencing
 from opsbook.alerts.labels import parse_time, rfc3339_millis
 from opsbook.alerts.matchers import Matcher, MatcherError, parse_all
 from opsbook.alerts.models import Silence
+from opsbook.alerts.routing import routing_tree
 from opsbook.alerts.service import AlertView, list_alerts
 from opsbook.core.auth import Role
 from opsbook.core.security import error_body
@@ -96,18 +100,42 @@ def gettable_alert(view: AlertView) -> dict[str, Any]:
     }
 
 
-async def get_alerts(request: Request) -> Response:
-    refused = await _guard(request, "viewer")
-    if refused is not None:
-        return refused
-    try:
+@dataclass(frozen=True)
+class _Selection:
+    """The query parameters ``GET /api/v2/alerts`` and ``/alerts/groups`` share."""
+
+    active: bool
+    silenced: bool
+    inhibited: bool
+    matchers: list[Matcher]
+    receiver: re.Pattern[str] | None
+
+    @classmethod
+    def parse(cls, request: Request) -> _Selection:
+        """Raises ValueError or re.error for a parameter Alertmanager would refuse."""
         active, silenced, inhibited = (_flag(request, n) for n in BOOL_PARAMS[:3])
-        _flag(request, "unprocessed")
-        matchers = parse_all(request.query_params.getlist("filter"))
         receiver = request.query_params.get("receiver")
-        receiver_re = re.compile(f"(?:{receiver})") if receiver else None
-    except (ValueError, re.error) as exc:
-        return _error(400, str(exc))
+        return cls(
+            active,
+            silenced,
+            inhibited,
+            parse_all(request.query_params.getlist("filter")),
+            re.compile(f"(?:{receiver})") if receiver else None,
+        )
+
+    def keeps(self, view: AlertView) -> bool:
+        mute = view.mute
+        if not self.active and not mute.muted:
+            return False
+        if not self.silenced and mute.silenced_by:
+            return False
+        return self.inhibited or not mute.inhibited_by
+
+    def keeps_receiver(self, name: str) -> bool:
+        return self.receiver is None or self.receiver.fullmatch(name) is not None
+
+
+async def _firing(request: Request, selection: _Selection) -> list[AlertView]:
     runtime = _runtime(request)
 
     def read() -> list[AlertView]:
@@ -117,23 +145,63 @@ async def get_alerts(request: Request) -> Response:
                 config=runtime.config,
                 now=runtime.clock.now(),
                 state="firing",
-                matchers=matchers,
+                matchers=selection.matchers,
                 limit=None,
             )
 
-    out = []
-    for view in await asyncio.to_thread(read):
-        mute = view.mute
-        if not active and not mute.muted:
-            continue
-        if not silenced and mute.silenced_by:
-            continue
-        if not inhibited and mute.inhibited_by:
-            continue
-        if receiver_re is not None and not any(receiver_re.fullmatch(r) for r in view.receivers):
-            continue
-        out.append(gettable_alert(view))
+    return [view for view in await asyncio.to_thread(read) if selection.keeps(view)]
+
+
+async def get_alerts(request: Request) -> Response:
+    refused = await _guard(request, "viewer")
+    if refused is not None:
+        return refused
+    try:
+        selection = _Selection.parse(request)
+        _flag(request, "unprocessed")
+    except (ValueError, re.error) as exc:
+        return _error(400, str(exc))
+    out = [
+        gettable_alert(view)
+        for view in await _firing(request, selection)
+        if any(selection.keeps_receiver(r) for r in view.receivers)
+    ]
     out.sort(key=lambda alert: alert["fingerprint"])
+    return JSONResponse(out)
+
+
+async def get_alert_groups(request: Request) -> Response:
+    """Alertmanager's ``alertGroups``: one per notify group and receiver (a channel of
+    its route; ``incidents`` for a route that opens incidents), with its firing alerts.
+
+    Groups are computed from the current routing tree, as Alertmanager's dispatcher holds
+    them: an alert's routes, and their ``group_by`` labels.  Sorted by group labels, then
+    receiver; alerts by fingerprint.  A group with no alert left after the filters is
+    not listed.
+    """
+    refused = await _guard(request, "viewer")
+    if refused is not None:
+        return refused
+    try:
+        selection = _Selection.parse(request)
+    except (ValueError, re.error) as exc:
+        return _error(400, str(exc))
+    tree = routing_tree(_runtime(request).config.alerts)
+    groups: dict[tuple[str, str], tuple[Mapping[str, str], list[dict[str, Any]]]] = {}
+    for view in await _firing(request, selection):
+        alert = gettable_alert(view)
+        for ref in tree.route(view.labels).groups:
+            names = ref.route.channels if ref.kind == "notify" else ("incidents",)
+            for name in names:
+                if not selection.keeps_receiver(name):
+                    continue
+                entry = groups.setdefault((ref.key_hash, name), (ref.labels, []))
+                entry[1].append(alert)
+    out: list[dict[str, Any]] = []
+    for (_, name), (labels, alerts) in groups.items():
+        alerts.sort(key=lambda a: a["fingerprint"])
+        out.append({"alerts": alerts, "labels": dict(labels), "receiver": {"name": name}})
+    out.sort(key=lambda g: (sorted(g["labels"].items()), g["receiver"]["name"]))
     return JSONResponse(out)
 
 
@@ -316,6 +384,7 @@ async def get_receivers(request: Request) -> Response:
 
 ROUTES = (
     ("/api/v2/alerts", get_alerts, ["GET"]),
+    ("/api/v2/alerts/groups", get_alert_groups, ["GET"]),
     ("/api/v2/silences", get_silences, ["GET"]),
     ("/api/v2/silences", post_silences, ["POST"]),
     ("/api/v2/silence/{silence_id}", get_silence, ["GET"]),
