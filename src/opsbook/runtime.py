@@ -21,6 +21,7 @@ from opsbook.alerts.contract import AlertSink
 from opsbook.alerts.flusher import GroupFlusher
 from opsbook.alerts.ingest import FLUSH_TOPIC
 from opsbook.alerts.jobs import register_alert_jobs, schedule_alert_jobs
+from opsbook.alerts.reroute import schedule_reroute
 from opsbook.alerts.rules.jobs import register_rule_jobs, schedule_rule_jobs
 from opsbook.alerts.service import make_sink
 from opsbook.checks.jobs import register_check_jobs, schedule_check_jobs
@@ -161,6 +162,8 @@ class Runtime:
         with self._lock:
             self.config = config
         self._register_secrets()
+        with self.db.session() as session, session.begin():
+            schedule_reroute(session, now=self.clock.now())  # routes may have changed
         log.info("config.reloaded", path=str(self.config_path))
         return config
 

@@ -304,7 +304,7 @@ def receive(
             firing[key] = alert
     new, refreshed = _upsert(sql, firing, encoded, now) if firing else ([], 0)
     if new:
-        _join_groups(
+        join_groups(
             sql,
             tree,
             [(alert_id, firing[key], encoded[key]) for alert_id, key in new],
@@ -365,12 +365,19 @@ def _upsert(
     return new, refreshed
 
 
-def _join_groups(
+def join_groups(
     sql: Sql,
     tree: RoutingTree,
     alerts: Sequence[tuple[int, AlertInput, str]],
     now: datetime,
-) -> None:
+    *,
+    incidents: bool = True,
+) -> int:
+    """Add ``(alert id, alert, its labels' JSON)`` to the notify groups ``tree`` puts
+    them in (memberships they have already are kept), schedule those groups, and, with
+    ``incidents``, the incident work of incident routes.  Returns the memberships added.
+    """
+    added = 0
     members: list[tuple[int, GroupRef, bytes]] = []
     incident_alerts: list[int] = []
     starts: dict[str, datetime] = {}
@@ -382,7 +389,7 @@ def _join_groups(
         key = None
         for ref in routing.groups:
             if ref.kind == "incident":
-                if not incident_alerts or incident_alerts[-1] != alert_id:
+                if incidents and (not incident_alerts or incident_alerts[-1] != alert_id):
                     incident_alerts.append(alert_id)
                 continue
             key = key or sort_key(alert.labels, text)
@@ -420,7 +427,7 @@ def _join_groups(
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
             row = "(" + sql.marks(4) + ")"
-            sql.run(
+            added += sql.run(
                 "INSERT INTO alert_group_members (alert_id, group_id, state, sort_key) VALUES "
                 + ",".join([row] * len(chunk))
                 + " ON CONFLICT DO NOTHING",
@@ -428,6 +435,7 @@ def _join_groups(
             )
     for alert_id in incident_alerts:
         schedule_incident_work(sql.session, alert_id=alert_id, event="firing", now=now)
+    return added
 
 
 def group_ids(sql: Sql, refs: Iterable[GroupRef], now: datetime) -> dict[str, int]:

@@ -9,7 +9,9 @@
 - ``alerts.reevaluate`` (a silence ending, an inhibiting alert resolving): looks again
   at muted alerts;
 - ``alerts.prune`` (itself, hourly): deletes resolved alerts past ``keep_resolved``, and
-  notify groups empty and idle for an hour.
+  notify groups empty and idle for an hour;
+- ``alerts.reroute`` (a config reload, a worker's start): routes open alerts again,
+  :mod:`opsbook.alerts.reroute`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.alerts import incident_routes
 from opsbook.alerts.ingest import INCIDENT_JOB, REEVALUATE_JOB
+from opsbook.alerts.reroute import REROUTE_JOB, reroute, schedule_reroute
 from opsbook.alerts.routing import routing_tree
 from opsbook.alerts.sweep import (
     PRUNE_EVERY,
@@ -74,7 +77,11 @@ def register_alert_jobs(
         prune_jobs(ctx.session, now=ctx.now)
         schedule_next(ctx.session, kind=PRUNE_JOB, every=PRUNE_EVERY, now=ctx.now)
 
+    def run_reroute(ctx: JobContext) -> None:
+        reroute(ctx.session, tree=routing_tree(config().alerts), now=ctx.now)
+
     registry.register(INCIDENT_JOB, run_incident)
+    registry.register(REROUTE_JOB, run_reroute)
     registry.register(SWEEP_JOB, run_sweep)
     registry.register(REEVALUATE_JOB, run_reevaluate)
     registry.register(PRUNE_JOB, run_prune)
@@ -85,7 +92,7 @@ def prune_jobs(session: Session, *, now: datetime) -> None:
 
     session.execute(
         delete(Job).where(
-            Job.kind.in_((INCIDENT_JOB, SWEEP_JOB, REEVALUATE_JOB)),
+            Job.kind.in_((INCIDENT_JOB, SWEEP_JOB, REEVALUATE_JOB, REROUTE_JOB)),
             Job.status == "done",
             Job.finished_at < now - timedelta(seconds=KEEP_FINISHED),
         )
@@ -96,3 +103,4 @@ def schedule_alert_jobs(session: Session, *, now: datetime) -> None:
     """Book the recurring jobs (a worker does this when it starts; repeats are harmless)."""
     schedule_next(session, kind=SWEEP_JOB, every=SWEEP_EVERY, now=now)
     schedule_next(session, kind=PRUNE_JOB, every=PRUNE_EVERY, now=now)
+    schedule_reroute(session, now=now)  # the config may have changed while none ran
