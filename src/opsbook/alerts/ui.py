@@ -1,4 +1,5 @@
-"""The alerts and silences pages: list alerts; list, create and expire silences.
+"""The alerts, rules and silences pages: list alerts; what each rule is doing; list,
+create and expire silences.
 
 Readable without JavaScript: the forms post and redirect back (htmx only boosts them).
 Viewers read; creating or expiring a silence needs the responder role and the session's
@@ -18,6 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from opsbook.alerts import service
 from opsbook.alerts import silences as silencing
 from opsbook.alerts.matchers import MatcherError, parse_all
+from opsbook.alerts.rules.schemas import RuleOut
+from opsbook.alerts.rules.status import rule_statuses
 from opsbook.alerts.schemas import MAX_SILENCE, silence_out
 from opsbook.config.values import parse_duration
 from opsbook.core import auth
@@ -49,6 +52,21 @@ async def alerts_page(request: Request, state: str = "firing") -> HTMLResponse:
             )
 
     return render(request, "alerts.html", alerts=await asyncio.to_thread(read), state=chosen)
+
+
+@router.get("/rules")
+async def rules_page(request: Request) -> HTMLResponse:
+    """Each configured rule: its state (the most urgent of its series), expression,
+    ``for``, severity, last evaluation and error, and its series (as ``opsbook rules``)."""
+    await page_principal(request)
+    runtime = request.app.state.runtime
+    config = runtime.config
+
+    def read() -> list[RuleOut]:
+        with runtime.db.read_session() as session:
+            return [RuleOut.of(status) for status in rule_statuses(session, config=config)]
+
+    return render(request, "rules.html", rules=await asyncio.to_thread(read))
 
 
 def _silences_page(
