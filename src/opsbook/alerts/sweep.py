@@ -94,11 +94,14 @@ def reevaluate(
 
 
 def prune(session: Session, *, keep: timedelta, now: datetime) -> int:
-    """Delete alerts resolved longer than ``keep`` ago (their memberships go with them)."""
+    """Delete alerts resolved longer than ``keep`` ago (their memberships go with them),
+    but the newest alert row, whose id SQLite would give to the next alert (and with it
+    that alert's incident job keys, ``alerts.incident:<id>:<event>``)."""
     sql = Sql(session)
     return sql.run(
         "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE resolved_at IS NOT NULL "
-        f"AND resolved_at < {sql.ph} LIMIT {PRUNE_BATCH})",
+        f"AND resolved_at < {sql.ph} AND id < (SELECT MAX(id) FROM alerts) "
+        f"LIMIT {PRUNE_BATCH})",
         (sql.time(now - keep),),
     )
 
