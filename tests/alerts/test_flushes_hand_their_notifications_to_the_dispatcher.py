@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from alerts.pipeline import ALERTS_CONFIG, Pipeline, dumps, make_runtime
 from opsbook.alerts import ingest
@@ -250,3 +250,40 @@ def test_intake_flushes_a_group_another_process_created(
         assert (
             len(session.scalars(select(AlertGroup).where(AlertGroup.kind == "notify")).all()) == 1
         )
+
+
+def test_a_new_group_flushed_in_intake_sends_what_the_flusher_would(
+    pipeline: Pipeline, alert_tokens: dict[str, str]
+) -> None:
+    # Labels out of order, a startsAt in another zone, annotations, a generator URL: the
+    # inline flush shows intake's own alerts (not read back) and must say the same.
+    alerts = [
+        {
+            "labels": {"service": "s", "instance": f"i{n}", "alertname": "A"},
+            "annotations": {"summary": f"number {n}", "b": "2", "a": "1"},
+            "startsAt": "2026-01-05T10:59:58.123456+02:00",
+            "generatorURL": f"http://prometheus/graph?{n}",
+        }
+        for n in (3, 1, 2)
+    ]
+    sent: list[dict[str, Any]] = []
+    for live in (True, False):
+        handed: list[outbox.Delivery] = []
+        flusher = _flusher(pipeline, handed, live=live)
+        pipeline.runtime.alert_flusher = flusher
+        _post(pipeline.runtime, alert_tokens["responder"], alerts)
+        if not live:
+            flusher.run_once()  # the flusher's round reads the group back
+        [delivery] = handed
+        sent.append(delivery.message["data"])
+        with pipeline.db.session() as session, session.begin():  # start again, empty
+            session.execute(delete(Notification))
+            session.execute(delete(Alert))
+            session.execute(delete(AlertGroup))
+        ingest._group_cache(pipeline.db.engine).ids.clear()
+
+    inline, read_back = sent
+    assert inline == read_back
+    assert [a["labels"]["instance"] for a in inline["alerts"]] == ["i1", "i2", "i3"]
+    assert inline["alerts"][0]["startsAt"] == "2026-01-05T08:59:58.123456Z"
+    assert list(inline["alerts"][0]["annotations"]) == ["a", "b", "summary"]

@@ -232,6 +232,13 @@ def _exact_view(sql: Sql, group_id: int, muter: Muter) -> _View:
     return _View(firing, len(firing), has_new, resolved, len(resolved), muted, remaining, gone)
 
 
+def _known_view(members: Sequence[GroupAlert], limit: int) -> _View:
+    """A group's view from members known without reading (all new, none muted)."""
+    firing = sorted(members, key=lambda a: a.sort_key)
+    total = len(firing)
+    return _View(firing[:limit] if limit else firing, total, total > 0, [], 0, [], total)
+
+
 def _counted_view(sql: Sql, group_id: int, limit: int) -> _View:
     counts = dict(
         sql.rows(
@@ -337,12 +344,14 @@ def flush(
     muter: Muter,
     outbox: list[dict[str, Any]],
     expired: bool = True,
+    members: Sequence[GroupAlert] | None = None,
 ) -> FlushOutcome:
     """Flush ``group`` (locked by the caller) if it is due; the caller saves ``group``
     and enqueues ``outbox`` in the same transaction.
 
     ``expired=False`` says no open alert is past its end (the caller checked once for
-    many groups).
+    many groups).  ``members`` are the group's members when the caller knows them all
+    (a group intake created in this transaction: its new alerts, none past its end).
     """
     sql = Sql(session)
     group_id = group.id
@@ -360,12 +369,16 @@ def flush(
         sql.run(f"DELETE FROM alert_group_members WHERE group_id = {sql.ph}", (group_id,))
         group.active = False
         return FlushOutcome(group_id, False, 0, 0, "its route no longer notifies anyone")
-    if expired:
+    if expired and members is None:
         _expire_members(sql, group_id, now)
     limits = [c.max_alerts for c in channels]
     limit = 0 if 0 in limits else max(limits)
-    exact = muter.may_mute(group.labels)
-    view = _exact_view(sql, group_id, muter) if exact else _counted_view(sql, group_id, limit)
+    if muter.may_mute(group.labels):
+        view = _exact_view(sql, group_id, muter)
+    elif members is not None:
+        view = _known_view(members, limit)
+    else:
+        view = _counted_view(sql, group_id, limit)
     repeat_due = (
         group.last_notified_at is not None and now >= group.last_notified_at + route.repeat_interval
     )

@@ -23,7 +23,7 @@ one commit from the POST to the outbox, then the hand-off.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +42,7 @@ from opsbook.alerts.flush import (
 )
 from opsbook.alerts.ingest import FLUSH_TOPIC, IntakeTransaction, Sql, Tx
 from opsbook.alerts.muting import build_muter
+from opsbook.alerts.payloads import GroupAlert
 from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import Clock
 from opsbook.core.db import Database
@@ -99,7 +100,7 @@ class GroupFlusher:
             state.active = True
             state.next_flush_at = now  # what touch_groups would have written
         states.sort(key=lambda state: state.id)
-        return self._flush(tx, sql, states, now)
+        return self._flush(tx, sql, states, now, known=tx.new_members)
 
     def _flush_due(self) -> tuple[list[FlushOutcome], list[Delivery]]:
         now = self.clock.now()
@@ -111,7 +112,12 @@ class GroupFlusher:
             return self._flush(session, sql, groups, now)
 
     def _flush(
-        self, session: Tx, sql: Sql, groups: Sequence[GroupState], now: datetime
+        self,
+        session: Tx,
+        sql: Sql,
+        groups: Sequence[GroupState],
+        now: datetime,
+        known: Mapping[int, Sequence[GroupAlert]] | None = None,
     ) -> tuple[list[FlushOutcome], list[Delivery]]:
         config = self.config()
         muter = build_muter(session, config=config.alerts, now=now)
@@ -128,6 +134,7 @@ class GroupFlusher:
                 muter=muter,
                 outbox=notifications,
                 expired=expired,
+                members=known.get(group.id) if known else None,
             )
             for group in groups
         ]

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from opsbook.alerts.contract import AlertInput
 from opsbook.alerts.labels import label_key, labels_json, sort_key
 from opsbook.alerts.matchers import matches_all
+from opsbook.alerts.payloads import GroupAlert
 from opsbook.alerts.routing import GroupRef, RoutingTree
 from opsbook.core import wakeup
 from opsbook.core.db import Database, driver_cursor, execute_raw, sqlite_datetime
@@ -112,6 +113,9 @@ class IntakeTransaction:
         # Groups this transaction created, by id: no other transaction sees them before
         # the commit, so their state is known without reading (or locking) their rows.
         self.new_groups: dict[int, GroupRef] = {}
+        # The members of those groups, which are all this transaction's new alerts: a
+        # flush in this transaction shows them without reading them back.
+        self.new_members: dict[int, list[GroupAlert]] = {}
 
     @property
     def session(self) -> Session:
@@ -424,6 +428,8 @@ def join_groups(
                 new_alerts=True,
             )
         rows = [(alert_id, ids[ref.key_hash], "new", key) for alert_id, ref, key in members]
+        if sql.tx is not None and sql.tx.new_groups:
+            _note_new_members(sql.tx, alerts, rows, now)
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
             row = "(" + sql.marks(4) + ")"
@@ -436,6 +442,32 @@ def join_groups(
     for alert_id in incident_alerts:
         schedule_incident_work(sql.session, alert_id=alert_id, event="firing", now=now)
     return added
+
+
+def _note_new_members(
+    tx: IntakeTransaction,
+    alerts: Sequence[tuple[int, AlertInput, str]],
+    rows: Sequence[tuple[int, int, str, bytes]],
+    now: datetime,
+) -> None:
+    """Keep, for the groups ``tx`` created, their members as a flush would read them."""
+    by_id = {alert_id: alert for alert_id, alert, _ in alerts}
+    for alert_id, group_id, _, key in rows:
+        if group_id not in tx.new_groups:
+            continue
+        alert = by_id[alert_id]
+        tx.new_members.setdefault(group_id, []).append(
+            GroupAlert(
+                id=alert_id,
+                labels=dict(alert.labels),
+                annotations=dict(alert.annotations),
+                starts_at=alert.starts_at or now,
+                ends_at=alert.ends_at,
+                generator_url=alert.generator_url,
+                resolved=False,
+                sort_key=key,
+            )
+        )
 
 
 def group_ids(sql: Sql, refs: Iterable[GroupRef], now: datetime) -> dict[str, int]:
