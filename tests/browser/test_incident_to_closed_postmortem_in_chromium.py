@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from opsbook.core import auth
+from browser.login import log_in
 from opsbook.demo.target import TargetServer
 from opsbook.incidents import add_note, get_incident, open_incident
 from opsbook.runtime import Runtime
@@ -33,7 +33,6 @@ except ImportError:
         "the playwright package is missing (run scripts/ensure-chromium)", allow_module_level=True
     )
 
-PASSWORD = "correct horse battery"
 HTMX_POLL_WAIT_MS = 8_000  # the live part of an incident page polls every 5 s
 
 
@@ -51,22 +50,12 @@ def _healthz(target: TargetServer) -> int:
         return error.code
 
 
-def _log_in(page: Page, runtime: Runtime, base: str, person: str, path: str = "/") -> None:
-    with runtime.db.session() as session, session.begin():
-        auth.set_password(session, person_id=person, password=PASSWORD, now=runtime.clock.now())
-    page.goto(f"{base}{path}")
-    page.get_by_label("Person id").fill(person)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}{path}")
-
-
 def test_the_demo_outage_is_worked_to_a_closed_postmortem_in_the_browser(
     page: Page, live_server: str, runtime: Runtime, target: TargetServer
 ) -> None:
     set_demo_mode(target, "down")
     assert _healthz(target) == 503
-    _log_in(page, runtime, live_server, "rita", "/incidents")
+    log_in(page, live_server, runtime, "rita", "/incidents")
     expect(page.get_by_role("heading", level=1)).to_have_text("Incidents")
 
     # Trigger: declare the incident.
@@ -159,7 +148,7 @@ def test_the_incident_page_shows_changes_made_elsewhere_without_a_reload(
             by="alerts",
             now=runtime.clock.now(),
         )
-    _log_in(page, runtime, live_server, "rita", f"/incidents/{incident.number}")
+    log_in(page, live_server, runtime, "rita", f"/incidents/{incident.number}")
     page.evaluate("window.loadedOnce = true")  # gone if the page reloads instead of swapping
     with (
         page.expect_response(
@@ -193,7 +182,7 @@ def test_a_viewer_reads_the_incident_but_gets_no_buttons(
             by="alerts",
             now=runtime.clock.now(),
         )
-    _log_in(page, runtime, live_server, "vic", f"/incidents/{incident.number}")
+    log_in(page, live_server, runtime, "vic", f"/incidents/{incident.number}")
     expect(page.get_by_role("heading", level=1)).to_have_text(f"#{incident.number} Checkout 5xx")
     expect(page.get_by_role("region", name="Timeline")).to_contain_text("created")
     expect(page.get_by_role("button", name="Acknowledge", exact=True)).to_have_count(0)
@@ -216,7 +205,7 @@ def test_an_incident_is_acknowledged_with_javascript_disabled(
     context.set_default_timeout(5_000)
     try:
         page = context.new_page()
-        _log_in(page, runtime, live_server, "rita", f"/incidents/{incident.number}")
+        log_in(page, live_server, runtime, "rita", f"/incidents/{incident.number}")
         page.get_by_role("button", name="Acknowledge", exact=True).click()
         expect(page.locator("#incident-status")).to_have_text("acknowledged")
         page.get_by_label("Note (markdown)").fill("no **JS** needed")

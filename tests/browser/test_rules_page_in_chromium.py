@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from alerts.rules.rules_support import push
+from browser.login import log_in
 from opsbook.alerts.rules.jobs import log_only_sink
 from opsbook.alerts.rules.service import evaluate_rule
-from opsbook.core import auth
 from opsbook.runtime import Runtime
 from support import TEST_CONFIG
 
@@ -24,7 +24,6 @@ except ImportError:
         "the playwright package is missing (run scripts/ensure-chromium)", allow_module_level=True
     )
 
-PASSWORD = "correct horse battery"
 RULES = """rules:
   - name: TokenUsageHigh
     expr: llm_tokens_used / llm_tokens_limit > 90%
@@ -59,13 +58,8 @@ def test_a_viewer_sees_each_rule_and_its_firing_series(
     assert rule is not None
     with runtime.db.session() as session, session.begin():
         evaluate_rule(session, config=runtime.config, rule=rule, now=now, sink=log_only_sink)
-        auth.set_password(session, person_id="vic", password=PASSWORD, now=now)
 
-    page.goto(f"{live_server}/rules")
-    page.get_by_label("Person id").fill("vic")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server}/rules")
+    log_in(page, live_server, runtime, "vic", "/rules")
 
     expect(page.get_by_role("link", name="Rules")).to_have_attribute("aria-current", "page")
     expect(page.get_by_role("caption")).to_have_text("2 rules, 1 firing, 0 pending")

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
+from browser.login import log_in
 from opsbook.alerts import service
 from opsbook.alerts.contract import AlertInput
-from opsbook.core import auth
 from opsbook.runtime import Runtime
 
 try:
@@ -20,18 +20,6 @@ except ImportError:
     pytest.skip(
         "the playwright package is missing (run scripts/ensure-chromium)", allow_module_level=True
     )
-
-PASSWORD = "correct horse battery"
-
-
-def _log_in(page: Page, base: str, runtime: Runtime, person: str, path: str) -> None:
-    with runtime.db.session() as session, session.begin():
-        auth.set_password(session, person_id=person, password=PASSWORD, now=runtime.clock.now())
-    page.goto(f"{base}{path}")
-    page.get_by_label("Person id").fill(person)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}{path}")
 
 
 def _fire(runtime: Runtime, **labels: str) -> None:
@@ -48,7 +36,7 @@ def test_a_responder_silences_a_firing_alert_and_expires_the_silence(
     page: Page, live_server: str, runtime: Runtime
 ) -> None:
     _fire(runtime, alertname="DiskFull", service="db")
-    _log_in(page, live_server, runtime, "rita", "/alerts")
+    log_in(page, live_server, runtime, "rita", "/alerts")
     row = page.get_by_role("row").filter(has_text="DiskFull")
     expect(row).to_contain_text("active")
     expect(row).to_contain_text("disk 91%")
@@ -77,7 +65,7 @@ def test_a_responder_silences_a_firing_alert_and_expires_the_silence(
 def test_a_bad_matcher_is_shown_back_with_the_form_kept(
     page: Page, live_server: str, runtime: Runtime
 ) -> None:
-    _log_in(page, live_server, runtime, "rita", "/silences")
+    log_in(page, live_server, runtime, "rita", "/silences")
     page.get_by_label("Matchers, one per line").fill("not a matcher")
     page.get_by_label("Comment").fill("oops")
     page.get_by_role("button", name="Create silence").click()
@@ -89,7 +77,7 @@ def test_a_bad_matcher_is_shown_back_with_the_form_kept(
 def test_a_viewer_reads_silences_but_cannot_change_them(
     page: Page, live_server: str, runtime: Runtime
 ) -> None:
-    _log_in(page, live_server, runtime, "vic", "/silences")
+    log_in(page, live_server, runtime, "vic", "/silences")
     expect(page.get_by_role("heading", name="Silences", level=1)).to_be_visible()
     expect(page.get_by_role("button", name="Create silence")).to_have_count(0)
     response = page.request.post(f"{live_server}/silences", form={"matchers": 'a="1"'})
@@ -103,7 +91,7 @@ def test_silences_work_with_javascript_disabled(
     context.set_default_timeout(5_000)
     try:
         page = context.new_page()
-        _log_in(page, live_server, runtime, "rita", "/silences")
+        log_in(page, live_server, runtime, "rita", "/silences")
         page.get_by_label("Matchers, one per line").fill('service=~"db|cache"')
         page.get_by_label("Duration").fill("30m")
         page.get_by_label("Comment").fill("no js")
