@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from checks_fakes import ScriptedCheck
@@ -173,3 +175,32 @@ def test_run_schedules_writes_and_gives_back_its_leases(db: Database) -> None:
     with db.read_session() as session:
         owners = set(session.scalars(select(CheckLease.owner)))
     assert owners == {None}  # released on stop: another worker may take them at once
+
+
+def test_stopping_while_a_write_waits_for_a_thread_still_writes_it(db: Database) -> None:
+    # A loaded process: the write of a batch is queued behind other threads' work when
+    # the scheduler is told to stop. It must still be written, not dropped with its task.
+    checks = [ScriptedCheck(f"c{i}", every=timedelta(milliseconds=100)) for i in range(5)]
+    scheduler = Scheduler(
+        db, SystemClock(), checks, batch_interval=timedelta(milliseconds=50), leases=False
+    )
+    release = threading.Event()
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        stop = asyncio.Event()
+        runner = asyncio.create_task(scheduler.run(stop))
+        await asyncio.sleep(0.3)
+        busy = loop.run_in_executor(None, release.wait, 5.0)  # the only thread, taken
+        await asyncio.sleep(0.2)  # results pile up; the flush loop's write is queued
+        stop.set()
+        loop.call_later(0.2, release.set)
+        await runner
+        await busy
+
+    asyncio.run(scenario())
+    stats = scheduler.stats()
+    assert stats.started >= 10
+    assert stats.results_written == stats.started
+    assert _stored(db) == stats.started

@@ -310,7 +310,9 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         """Schedule, run and record until ``stop`` is set; then drain and give back leases."""
         tasks: set[asyncio.Task[None]] = set()
-        helpers = [asyncio.create_task(self._flush_loop(stop))]
+        finished = asyncio.Event()
+        flusher = asyncio.create_task(self._flush_loop(finished))
+        helpers = []
         if self.leases:
             await self.renew_leases()
             helpers.append(asyncio.create_task(self._lease_loop(stop)))
@@ -330,13 +332,18 @@ class Scheduler:
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            # The flush loop is told to end, never cancelled: a cancelled write that was
+            # still queued for a thread would drop its batch.
+            finished.set()
+            self._flush_now.set()
+            await asyncio.gather(flusher, return_exceptions=True)
             await self.flush()
             if self.leases:
                 await asyncio.to_thread(self._release)
             log.info("checks.scheduler_stopped", owner=self.owner)
 
-    async def _flush_loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    async def _flush_loop(self, finished: asyncio.Event) -> None:
+        while not finished.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._flush_now.wait(), timeout=self.batch_interval.total_seconds()
