@@ -58,10 +58,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # This app's intake (built with its middleware, just before this start-up; a later
+        # app on the same runtime replaces ``runtime.intake``).
+        intake = runtime.intake
+        if intake is not None:
+            # Before the port takes requests: the first alerts are then as fast as the rest.
+            intake.committer.warm_up()
         yield
         live.stop()
-        if runtime.intake is not None:
-            runtime.intake.committer.close()  # its connection, kept between batches
+        if intake is not None:
+            intake.committer.close()  # its connection, kept between batches
 
     app = FastAPI(
         lifespan=lifespan,

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from alerts.pipeline import ALERTS_CONFIG, Pipeline, dumps, make_runtime
 from opsbook.alerts import ingest
+from opsbook.alerts import silences as silencing
 from opsbook.alerts.flusher import GroupFlusher
 from opsbook.alerts.ingest import FLUSH_TOPIC
+from opsbook.alerts.matchers import parse_all
 from opsbook.alerts.models import Alert, AlertGroup, AlertGroupMember
 from opsbook.app import create_app
 from opsbook.core import outbox
@@ -287,3 +289,66 @@ def test_a_new_group_flushed_in_intake_sends_what_the_flusher_would(
     assert [a["labels"]["instance"] for a in inline["alerts"]] == ["i1", "i2", "i3"]
     assert inline["alerts"][0]["startsAt"] == "2026-01-05T08:59:58.123456Z"
     assert list(inline["alerts"][0]["annotations"]) == ["a", "b", "summary"]
+
+
+def _firing(pipeline: Pipeline, instance: str) -> dict[str, Any]:
+    """An alert firing for the next hour (past the default resolve timeout)."""
+    ends = (pipeline.clock.now() + timedelta(hours=1)).isoformat()
+    return {"labels": {"alertname": "A", "service": "s", "instance": instance}, "endsAt": ends}
+
+
+def test_a_new_group_flushed_in_intake_stores_its_members_as_notified(
+    pipeline: Pipeline, alert_tokens: dict[str, str]
+) -> None:
+    handed: list[outbox.Delivery] = []
+    pipeline.runtime.alert_flusher = _flusher(pipeline, handed, live=True)
+    token = alert_tokens["responder"]
+    _post(pipeline.runtime, token, [_firing(pipeline, n) for n in ("1", "2")])
+
+    assert len(handed) == 1
+    assert _members(pipeline.db) == {"1": "notified", "2": "notified"}
+    pipeline.clock.advance(timedelta(minutes=5))
+    _post(
+        pipeline.runtime, token, [{"labels": {"alertname": "A", "service": "s", "instance": "3"}}]
+    )
+    assert len(handed) == 2  # only the new one is news, as when the members were updated
+    assert _members(pipeline.db) == {"1": "notified", "2": "notified", "3": "notified"}
+
+
+def test_a_silenced_alert_in_a_new_group_stays_news_until_the_silence_ends(
+    pipeline: Pipeline, alert_tokens: dict[str, str]
+) -> None:
+    now = pipeline.clock.now()
+    with pipeline.db.session() as session, session.begin():
+        silence = silencing.save(
+            session,
+            matchers=parse_all(['instance="quiet"']),
+            starts_at=now,
+            ends_at=now + timedelta(minutes=10),
+            created_by="rita",
+            comment="maintenance",
+            now=now,
+        ).silence
+    handed: list[outbox.Delivery] = []
+    flusher = _flusher(pipeline, handed, live=True)
+    pipeline.runtime.alert_flusher = flusher
+    _post(
+        pipeline.runtime,
+        alert_tokens["responder"],
+        [_firing(pipeline, n) for n in ("loud", "quiet")],
+    )
+
+    [first] = handed
+    assert [a["labels"]["instance"] for a in first.message["data"]["alerts"]] == ["loud"]
+    assert _members(pipeline.db) == {"loud": "notified", "quiet": "new"}
+    with pipeline.db.session() as session, session.begin():
+        silencing.expire(session, silence_id=silence.id, now=pipeline.clock.now())
+    pipeline.clock.advance(timedelta(minutes=5))  # the group's next beat
+    with pipeline.db.session() as session, session.begin():
+        session.execute(
+            update(AlertGroup).values(next_flush_at=pipeline.clock.now())  # as re-evaluation does
+        )
+    flusher.run_once()
+    second = handed[-1]
+    assert [a["labels"]["instance"] for a in second.message["data"]["alerts"]] == ["loud", "quiet"]
+    assert _members(pipeline.db) == {"loud": "notified", "quiet": "notified"}

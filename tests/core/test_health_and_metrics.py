@@ -38,6 +38,8 @@ def test_readyz_needs_a_fresh_worker_heartbeat(client: TestClient, runtime: Runt
 def test_readyz_reports_a_database_that_does_not_answer(
     client: TestClient, runtime: Runtime
 ) -> None:
+    assert runtime.intake is not None
+    runtime.intake.committer.close()  # the connection intake keeps (its warm-up opened it)
     runtime.db.engine.dispose()
     broken = runtime.db.engine.url.set(
         database="/nonexistent/dir/x.db" if runtime.db.dialect == "sqlite" else "no_such_db"

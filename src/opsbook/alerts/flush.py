@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 
-from opsbook.alerts.ingest import Sql, Tx, _next_tick, json_value
+from opsbook.alerts.ingest import Sql, Tx, _next_tick, insert_members, json_value
 from opsbook.alerts.muting import Muter
 from opsbook.alerts.payloads import GroupAlert, group_message, webhook_v4
 from opsbook.alerts.routing import GroupRef, Route, routing_tree
@@ -130,6 +130,9 @@ def _states(sql: Sql, rows: Sequence[Any]) -> list[GroupState]:
 
 
 def save_groups(sql: Sql, groups: Sequence[GroupState]) -> None:
+    if not sql.sqlite and groups:
+        sql.run(*save_groups_statement(groups))
+        return
     sql.many(
         f"UPDATE alert_groups SET active = {sql.ph}, next_flush_at = {sql.ph}, "
         f"repeat_at = {sql.ph}, last_flush_at = {sql.ph}, last_notified_at = {sql.ph}, "
@@ -148,6 +151,37 @@ def save_groups(sql: Sql, groups: Sequence[GroupState]) -> None:
             for g in groups
         ],
     )
+
+
+def save_groups_statement(groups: Sequence[GroupState]) -> tuple[str, list[Any]]:
+    """PostgreSQL: :func:`save_groups` as one ``UPDATE ... FROM (VALUES ...)``, a
+    statement that can also run inside another one (as a data-modifying ``WITH``)."""
+    row = (
+        "(%s::boolean,%s::timestamptz,%s::timestamptz,%s::timestamptz,%s::timestamptz,"
+        "%s::integer,%s::integer,%s::bigint)"
+    )
+    params: list[Any] = []
+    for g in groups:
+        params += (
+            g.active,
+            g.next_flush_at,
+            g.repeat_at,
+            g.last_flush_at,
+            g.last_notified_at,
+            g.notify_seq,
+            g.last_firing,
+            g.id,
+        )
+    statement = (
+        "UPDATE alert_groups AS g SET active = v.active, next_flush_at = v.next_flush_at, "
+        "repeat_at = v.repeat_at, last_flush_at = v.last_flush_at, "
+        "last_notified_at = v.last_notified_at, notify_seq = v.notify_seq, "
+        "last_firing = v.last_firing FROM (VALUES "
+        + ",".join([row] * len(groups))
+        + ") AS v(active, next_flush_at, repeat_at, last_flush_at, last_notified_at, "
+        "notify_seq, last_firing, id) WHERE g.id = v.id"
+    )
+    return statement, params
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,17 +322,6 @@ def _counted_view(sql: Sql, group_id: int, limit: int) -> _View:
     )
 
 
-def any_expired(sql: Sql, now: datetime) -> bool:
-    """Whether any open alert is past its ``ends_at`` (one index probe for a whole round)."""
-    return bool(
-        sql.rows(
-            "SELECT 1 FROM alerts WHERE resolved_at IS NULL AND ends_at IS NOT NULL "
-            f"AND ends_at <= {sql.ph} LIMIT 1",
-            (sql.time(now),),
-        )
-    )
-
-
 def _expire_members(sql: Sql, group_id: int, now: datetime) -> None:
     """Alerts past their ``ends_at`` are resolved for this flush; the sweep job closes
     their rows (and tells their other groups) soon after."""
@@ -345,6 +368,7 @@ def flush(
     outbox: list[dict[str, Any]],
     expired: bool = True,
     members: Sequence[GroupAlert] | None = None,
+    unsaved: Sequence[tuple[int, int, str, bytes]] | None = None,
 ) -> FlushOutcome:
     """Flush ``group`` (locked by the caller) if it is due; the caller saves ``group``
     and enqueues ``outbox`` in the same transaction.
@@ -352,11 +376,16 @@ def flush(
     ``expired=False`` says no open alert is past its end (the caller checked once for
     many groups).  ``members`` are the group's members when the caller knows them all
     (a group intake created in this transaction: its new alerts, none past its end).
+    ``unsaved`` are member rows of the group not written yet (all new): this flush
+    writes them, as notified when it announced them.
     """
     sql = Sql(session)
     group_id = group.id
     changed = group.next_flush_at is not None and group.next_flush_at <= now
     repeat = group.repeat_at is not None and group.repeat_at <= now
+    if unsaved and (members is None or muter.may_mute(group.labels) or not changed):
+        insert_members(sql, unsaved)  # read back below, as any other member
+        unsaved = None
     if group.kind != "notify" or (not changed and not repeat):
         return FlushOutcome(group_id, False, 0, 0, "not due")
     tree = routing_tree(config.alerts)
@@ -390,7 +419,10 @@ def flush(
         group.notify_seq += 1
         group.last_notified_at = now
         group.last_firing = view.firing_total
-    if sent and view.has_new:
+    if unsaved:
+        state = "notified" if sent else "new"
+        insert_members(sql, [(alert_id, gid, state, key) for alert_id, gid, _, key in unsaved])
+    elif sent and view.has_new:
         sql.run(
             "UPDATE alert_group_members SET state = 'notified' "
             f"WHERE group_id = {sql.ph} AND state = 'new'",

@@ -33,16 +33,17 @@ import structlog
 from opsbook.alerts.flush import (
     FlushOutcome,
     GroupState,
-    any_expired,
     due_groups,
     flush,
     groups_by_id,
     new_group_state,
     save_groups,
+    save_groups_statement,
 )
 from opsbook.alerts.ingest import FLUSH_TOPIC, IntakeTransaction, Sql, Tx
 from opsbook.alerts.muting import build_muter
 from opsbook.alerts.payloads import GroupAlert
+from opsbook.alerts.silences import silences_and_expiry
 from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import Clock
 from opsbook.core.db import Database
@@ -100,7 +101,7 @@ class GroupFlusher:
             state.active = True
             state.next_flush_at = now  # what touch_groups would have written
         states.sort(key=lambda state: state.id)
-        return self._flush(tx, sql, states, now, known=tx.new_members)
+        return self._flush(tx, sql, states, now, known=tx.new_members, unsaved=tx.unsaved_members)
 
     def _flush_due(self) -> tuple[list[FlushOutcome], list[Delivery]]:
         now = self.clock.now()
@@ -118,11 +119,12 @@ class GroupFlusher:
         groups: Sequence[GroupState],
         now: datetime,
         known: Mapping[int, Sequence[GroupAlert]] | None = None,
+        unsaved: dict[int, list[tuple[int, int, str, bytes]]] | None = None,
     ) -> tuple[list[FlushOutcome], list[Delivery]]:
         config = self.config()
-        muter = build_muter(session, config=config.alerts, now=now)
+        silences, expired = silences_and_expiry(session, now=now)
+        muter = build_muter(session, config=config.alerts, now=now, silences=silences)
         url = self.external_url()
-        expired = any_expired(sql, now)
         notifications: list[dict[str, Any]] = []
         outcomes = [
             flush(
@@ -135,13 +137,21 @@ class GroupFlusher:
                 outbox=notifications,
                 expired=expired,
                 members=known.get(group.id) if known else None,
+                unsaved=unsaved.pop(group.id, None) if unsaved else None,
             )
             for group in groups
         ]
-        save_groups(sql, groups)
         if self.hand_off is None:
+            save_groups(sql, groups)
             enqueue_many(sql.session, rows=notifications, now=now)
             return outcomes, []
+        before = None
+        if notifications and not sql.sqlite and groups:
+            # One statement saves the groups and enqueues their notifications: on the
+            # path from a new alert to its page, each statement is a round trip.
+            before = save_groups_statement(groups)
+        else:
+            save_groups(sql, groups)
         claimed = enqueue_claimed(
             sql.dbapi,
             dialect=sql.engine.dialect.name,
@@ -149,6 +159,7 @@ class GroupFlusher:
             now=now,
             worker_id=self.worker_id,
             lease=self.lease,
+            before=before,
         )
         return outcomes, claimed
 

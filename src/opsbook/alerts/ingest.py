@@ -116,6 +116,15 @@ class IntakeTransaction:
         # The members of those groups, which are all this transaction's new alerts: a
         # flush in this transaction shows them without reading them back.
         self.new_members: dict[int, list[GroupAlert]] = {}
+        # Member rows of those groups that the flush in this transaction writes (see
+        # :func:`join_groups`); any it did not are written, as new, before the commit.
+        self.unsaved_members: dict[int, list[tuple[int, int, str, bytes]]] = {}
+        # Set by :meth:`discard`: the transaction ends in a rollback, whatever happened.
+        self.discarded = False
+
+    def discard(self) -> None:
+        """End this transaction with a rollback instead of the commit (a dry run)."""
+        self.discarded = True
 
     @property
     def session(self) -> Session:
@@ -130,9 +139,16 @@ class IntakeTransaction:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is not None:
+        if exc_type is not None or self.discarded:
             self._rollback()
             return
+        if self.unsaved_members:
+            try:
+                insert_members(Sql(self), [m for ms in self.unsaved_members.values() for m in ms])
+            except BaseException:
+                self._rollback()
+                raise
+            self.unsaved_members.clear()
         if self._session is not None:
             for topic, due in self.marks:
                 wakeup.mark(self._session, due=due, topic=topic)
@@ -428,19 +444,41 @@ def join_groups(
                 new_alerts=True,
             )
         rows = [(alert_id, ids[ref.key_hash], "new", key) for alert_id, ref, key in members]
-        if sql.tx is not None and sql.tx.new_groups:
-            _note_new_members(sql.tx, alerts, rows, now)
-        for start in range(0, len(rows), _CHUNK):
-            chunk = rows[start : start + _CHUNK]
-            row = "(" + sql.marks(4) + ")"
-            added += sql.run(
-                "INSERT INTO alert_group_members (alert_id, group_id, state, sort_key) VALUES "
-                + ",".join([row] * len(chunk))
-                + " ON CONFLICT DO NOTHING",
-                [value for member in chunk for value in member],
-            )
+        tx = sql.tx
+        if tx is not None and tx.new_groups:
+            _note_new_members(tx, alerts, rows, now)
+            if tx.due_now:
+                # A group made here and flushed in this transaction gets its members
+                # from that flush, written once in their final state (not inserted
+                # "new", then updated to "notified" a statement later).
+                flushed = set(tx.due_now)
+                kept = []
+                for member in rows:
+                    if member[1] in flushed and member[1] in tx.new_groups:
+                        tx.unsaved_members.setdefault(member[1], []).append(member)
+                    else:
+                        kept.append(member)
+                added += len(rows) - len(kept)
+                rows = kept
+        added += insert_members(sql, rows)
     for alert_id in incident_alerts:
         schedule_incident_work(sql.session, alert_id=alert_id, event="firing", now=now)
+    return added
+
+
+def insert_members(sql: Sql, rows: Sequence[tuple[int, int, str, bytes]]) -> int:
+    """Write ``(alert id, group id, state, sort key)`` memberships (existing ones are
+    kept); returns how many were added."""
+    added = 0
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        row = "(" + sql.marks(4) + ")"
+        added += sql.run(
+            "INSERT INTO alert_group_members (alert_id, group_id, state, sort_key) VALUES "
+            + ",".join([row] * len(chunk))
+            + " ON CONFLICT DO NOTHING",
+            [value for member in chunk for value in member],
+        )
     return added
 
 

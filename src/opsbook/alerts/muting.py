@@ -107,7 +107,14 @@ def firing_alerts(
     return [json_value(labels) for (labels,) in sql.rows(query, params)]
 
 
-def build_muter(session: Tx, *, config: AlertsConfig, now: datetime) -> Muter:
+def build_muter(
+    session: Tx,
+    *,
+    config: AlertsConfig,
+    now: datetime,
+    silences: list[tuple[str, list[Matcher]]] | None = None,
+) -> Muter:
+    """The muter at ``now``; ``silences`` are the active ones when the caller read them."""
     rules = []
     for rule in config.inhibit_rules:
         candidates = firing_alerts(
@@ -115,7 +122,9 @@ def build_muter(session: Tx, *, config: AlertsConfig, now: datetime) -> Muter:
         )
         sources = [labels for labels in candidates if matches_all(rule.source_matchers, labels)]
         rules.append(_Rule(rule, sources))
-    return Muter(silences=active_silences(session, now=now), rules=rules)
+    if silences is None:
+        silences = active_silences(session, now=now)
+    return Muter(silences=silences, rules=rules)
 
 
 def labels_json(value: object) -> dict[str, str]:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -197,12 +197,33 @@ def list_silences(
 
 def active_silences(session: Tx, *, now: datetime) -> list[tuple[str, list[Matcher]]]:
     """The silences in force at ``now``: one indexed read on every flush, so raw SQL."""
+    return silences_and_expiry(session, now=now, probe_expired=False)[0]
+
+
+def silences_and_expiry(
+    session: Tx, *, now: datetime, probe_expired: bool = True
+) -> tuple[list[tuple[str, list[Matcher]]], bool]:
+    """The silences in force at ``now``, and whether any open alert is past its
+    ``ends_at`` (one index probe, which a flush round needs too), in one statement: each
+    statement is a round trip to PostgreSQL, and a new alert's notification waits for
+    every one of them."""
     sql = Sql(session)
     stamp = sql.time(now)
-    return [
-        (silence_id, [Matcher.from_api(item) for item in json_value(matchers)])
-        for silence_id, matchers in sql.rows(
-            f"SELECT id, matchers FROM silences WHERE ends_at > {sql.ph} AND starts_at <= {sql.ph}",
-            (stamp, stamp),
+    query = f"SELECT id, matchers FROM silences WHERE ends_at > {sql.ph} AND starts_at <= {sql.ph}"
+    params: tuple[Any, ...] = (stamp, stamp)
+    if probe_expired:
+        # A row of NULLs says "some alert expired"; no silence has a NULL id.
+        query += (
+            " UNION ALL SELECT NULL, NULL WHERE EXISTS (SELECT 1 FROM alerts "
+            "WHERE resolved_at IS NULL AND ends_at IS NOT NULL "
+            f"AND ends_at <= {sql.ph})"
         )
-    ]
+        params += (stamp,)
+    silences: list[tuple[str, list[Matcher]]] = []
+    expired = False
+    for silence_id, matchers in sql.rows(query, params):
+        if silence_id is None:
+            expired = True
+            continue
+        silences.append((silence_id, [Matcher.from_api(item) for item in json_value(matchers)]))
+    return silences, expired

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -151,8 +152,12 @@ def enqueue_claimed(
     now: datetime,
     worker_id: str,
     lease: timedelta,
+    before: tuple[str, Sequence[Any]] | None = None,
 ) -> list[Delivery]:
     """:func:`enqueue_many`, with the new rows already claimed by ``worker_id``.
+
+    ``before`` is a data-modifying statement and its parameters (PostgreSQL, ``%s``
+    placeholders) to run in the same statement, as a ``WITH``: one round trip for both.
 
     For a producer that runs beside a dispatcher and hands it what it just committed
     (:meth:`opsbook.notify.dispatcher.Dispatcher.deliver_claimed`): no wake-up, no
@@ -186,14 +191,19 @@ def enqueue_claimed(
     # Raw SQL on the driver's connection (in the caller's transaction): this is on the
     # path from a new alert to its notification, where SQLAlchemy's statement machinery
     # cost more than the insert itself.
-    cursor, statement = driver_cursor(
-        dbapi,
+    insert = (
         "INSERT INTO notifications (channel, kind, target, idempotency_key, message, "
         "source, status, attempts, max_attempts, next_attempt_at, created_at, "
         "lease_owner, lease_expires_at) VALUES "
         + ",".join([value] * len(rows))
-        + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
+        + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
     )
+    if before is not None:
+        if sqlite:
+            raise ValueError("SQLite has no data-modifying WITH")
+        insert = f"WITH before AS ({before[0]}) {insert}"
+        params = [*before[1], *params]
+    cursor, statement = driver_cursor(dbapi, insert)
     try:
         cursor.execute(statement, tuple(params))
         ids = {key: int(row_id) for row_id, key in cursor.fetchall()}
