@@ -352,3 +352,24 @@ def test_a_silenced_alert_in_a_new_group_stays_news_until_the_silence_ends(
     second = handed[-1]
     assert [a["labels"]["instance"] for a in second.message["data"]["alerts"]] == ["loud", "quiet"]
     assert _members(pipeline.db) == {"loud": "notified", "quiet": "notified"}
+
+
+def test_a_flush_that_sends_nothing_still_saves_its_group(
+    pipeline: Pipeline, alert_tokens: dict[str, str]
+) -> None:
+    handed: list[outbox.Delivery] = []
+    flusher = _flusher(pipeline, handed, live=True)
+    pipeline.runtime.alert_flusher = flusher
+    _post(pipeline.runtime, alert_tokens["responder"], [_firing(pipeline, "1")])
+    pipeline.clock.advance(timedelta(minutes=5))
+    due = pipeline.clock.now()
+    with pipeline.db.session() as session, session.begin():
+        session.execute(update(AlertGroup).values(next_flush_at=due))  # due, nothing new
+
+    [outcome] = flusher.run_once()
+
+    assert (outcome.notified, outcome.reason) == (False, "nothing new")
+    assert len(handed) == 1
+    assert len(_rows(pipeline.db)) == 1
+    group = _group(pipeline.db)
+    assert (group.next_flush_at, group.last_flush_at, group.notify_seq) == (None, due, 1)

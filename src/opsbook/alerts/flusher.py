@@ -146,12 +146,12 @@ class GroupFlusher:
             enqueue_many(sql.session, rows=notifications, now=now)
             return outcomes, []
         before = None
-        if notifications and not sql.sqlite and groups:
+        if sql.sqlite or not groups:
+            save_groups(sql, groups)
+        else:
             # One statement saves the groups and enqueues their notifications: on the
             # path from a new alert to its page, each statement is a round trip.
             before = save_groups_statement(groups)
-        else:
-            save_groups(sql, groups)
         claimed = enqueue_claimed(
             sql.dbapi,
             dialect=sql.engine.dialect.name,

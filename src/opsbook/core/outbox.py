@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from opsbook.core import wakeup
-from opsbook.core.db import Database, driver_cursor, sqlite_datetime
+from opsbook.core.db import Database, driver_cursor, execute_raw, sqlite_datetime
 from opsbook.core.leases import claim_due, park_exhausted, still_held
 from opsbook.core.models import Notification
 
@@ -157,7 +157,8 @@ def enqueue_claimed(
     """:func:`enqueue_many`, with the new rows already claimed by ``worker_id``.
 
     ``before`` is a data-modifying statement and its parameters (PostgreSQL, ``%s``
-    placeholders) to run in the same statement, as a ``WITH``: one round trip for both.
+    placeholders) to run in the same statement, as a ``WITH``: one round trip for both
+    (with no rows, it runs alone).
 
     For a producer that runs beside a dispatcher and hands it what it just committed
     (:meth:`opsbook.notify.dispatcher.Dispatcher.deliver_claimed`): no wake-up, no
@@ -167,6 +168,8 @@ def enqueue_claimed(
     again.  Repeated idempotency keys are skipped, and not returned.
     """
     if not rows:
+        if before is not None:
+            execute_raw(dbapi, *before)  # nothing to enqueue: the statement alone
         return []
     sqlite = dialect == "sqlite"
     ph = "?" if sqlite else "%s"
