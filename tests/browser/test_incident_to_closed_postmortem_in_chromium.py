@@ -9,7 +9,6 @@ brings in changes made elsewhere, and that a viewer gets no buttons.
 
 from __future__ import annotations
 
-import os
 import re
 import urllib.error
 import urllib.request
@@ -19,19 +18,11 @@ from pathlib import Path
 import pytest
 
 from browser.login import log_in
+from browser.sync_api import Browser, Page, expect
 from opsbook.demo.target import TargetServer
 from opsbook.incidents import add_note, get_incident, open_incident
 from opsbook.runtime import Runtime
 from support import demo_target, set_demo_mode
-
-try:
-    from playwright.sync_api import Browser, Page, expect
-except ImportError:
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        raise
-    pytest.skip(
-        "the playwright package is missing (run scripts/ensure-chromium)", allow_module_level=True
-    )
 
 HTMX_POLL_WAIT_MS = 8_000  # the live part of an incident page polls every 5 s
 

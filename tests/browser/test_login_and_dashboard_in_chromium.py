@@ -8,24 +8,13 @@ the page's CSRF header, and that the pages still work with JavaScript off.
 from __future__ import annotations
 
 import json
-import os
 import re
 
-import pytest
-
+from browser.sync_api import Browser, Page, expect
 from opsbook.core import auth
 from opsbook.core.security import SESSION_COOKIE
 from opsbook.core.worker import beat
 from opsbook.runtime import Runtime
-
-try:
-    from playwright.sync_api import Browser, Page, expect
-except ImportError:
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        raise
-    pytest.skip(
-        "the playwright package is missing (run scripts/ensure-chromium)", allow_module_level=True
-    )
 
 PASSWORD = "correct horse battery"
 HTMX_POLL_WAIT_MS = 8_000  # the health section polls every 5 s

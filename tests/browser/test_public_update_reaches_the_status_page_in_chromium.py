@@ -9,26 +9,17 @@ render.  Screenshots go to docs/screenshots/ (the README shows them).
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from browser.sync_api import Browser, Page, expect
 from opsbook.checks.result import CheckResult, Reason
 from opsbook.checks.service import record_results
 from opsbook.core import auth
 from opsbook.incidents import open_incident
 from opsbook.runtime import Runtime
-
-try:
-    from playwright.sync_api import Browser, Page, expect
-except ImportError:
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        raise
-    pytest.skip(
-        "the playwright package is missing (run scripts/ensure-chromium)", allow_module_level=True
-    )
 
 PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

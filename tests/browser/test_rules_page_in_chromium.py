@@ -3,26 +3,17 @@ severity, series and last evaluation, as ``opsbook rules`` lists them."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from alerts.rules.rules_support import push
 from browser.login import log_in
+from browser.sync_api import Page, expect
 from opsbook.alerts.rules.jobs import log_only_sink
 from opsbook.alerts.rules.service import evaluate_rule
 from opsbook.runtime import Runtime
 from support import TEST_CONFIG
-
-try:
-    from playwright.sync_api import Page, expect
-except ImportError:
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        raise
-    pytest.skip(
-        "the playwright package is missing (run scripts/ensure-chromium)", allow_module_level=True
-    )
 
 RULES = """rules:
   - name: TokenUsageHigh

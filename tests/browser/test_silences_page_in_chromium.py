@@ -3,23 +3,11 @@ silences through the form (with and without JavaScript), viewers only read."""
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from browser.login import log_in
+from browser.sync_api import Browser, Page, expect
 from opsbook.alerts import service
 from opsbook.alerts.contract import AlertInput
 from opsbook.runtime import Runtime
-
-try:
-    from playwright.sync_api import Browser, Page, expect
-except ImportError:
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        raise
-    pytest.skip(
-        "the playwright package is missing (run scripts/ensure-chromium)", allow_module_level=True
-    )
 
 
 def _fire(runtime: Runtime, **labels: str) -> None:
