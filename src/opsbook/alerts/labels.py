@@ -6,9 +6,9 @@ Alertmanager identifies an alert by its label set.  Two values derive from it he
   ``prometheus/common/model`` computes it), shown wherever Alertmanager would show one:
   the v2 API, webhook payloads, the UI.  It is pure Python and costs ~20 µs, so it is
   computed when an alert is shown, never on the intake path.
-- :func:`label_key` is the dedup key the database enforces: a BLAKE2b digest of the
-  label set's sorted JSON (which is also what is stored), a few µs.  Equal label sets
-  have equal keys; it is never shown to anyone.
+- :func:`label_key` is the dedup key the database enforces: the label set's sorted JSON
+  itself (which is also what is stored), cut and signed with a digest when it is long.
+  Equal label sets have equal keys; it is never shown to anyone.
 
 Times follow Go: ``0001-01-01T00:00:00Z`` is "unset", and output is RFC 3339 in UTC.
 """
@@ -32,6 +32,8 @@ _SEPARATOR = b"\xff"
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 _FINGERPRINTS: dict[tuple[tuple[str, str], ...], str] = {}
 _FINGERPRINT_CACHE_SIZE = 50_000
+# The longest label-set text that is its own dedup key (see label_key).
+NATURAL_KEY_MAX = 200
 
 
 def canonical(labels: Mapping[str, str]) -> bytes:
@@ -64,12 +66,24 @@ def labels_json(labels: Mapping[str, str]) -> str:
 
 
 def label_key(labels: Mapping[str, str], encoded: str | None = None) -> str:
-    """The dedup key of a label set: 32 hex digits, equal for equal label sets.
+    """The dedup key of a label set, equal exactly for equal label sets: its sorted JSON
+    (:func:`labels_json`) when that is at most :data:`NATURAL_KEY_MAX` characters, else
+    the text's first characters, ``#`` and a 128-bit BLAKE2b digest of the whole text,
+    :data:`NATURAL_KEY_MAX` characters in all (a short key ends with ``}``, a long one
+    with a hex digit, so the two kinds never meet).
+
+    The text, rather than a digest of it, keeps the unique index of open alerts in the
+    order alerts have: a rule's alerts share their leading labels, so a batch of them
+    lands on a few index pages.  Digests put every alert on a page of its own, which
+    was most of what SQLite wrote per alert (see docs/performance.md).
 
     ``encoded`` is :func:`labels_json` of the labels when the caller has it already.
     """
     text = encoded if encoded is not None else labels_json(labels)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    if len(text) <= NATURAL_KEY_MAX:
+        return text
+    digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return text[: NATURAL_KEY_MAX - len(digest) - 1] + "#" + digest
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
