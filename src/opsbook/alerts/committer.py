@@ -3,12 +3,13 @@ only after that transaction committed.
 
 Requests that arrive while a commit is running wait in a queue (on SQLite, which commits
 in well under a millisecond, the commit runs on the event loop itself, so "while" means
-"read in the same loop iteration"); when it finishes, the whole queue goes into the next
-transaction (one multi-row upsert for all of their
-alerts).  Under load this amortises a commit over dozens of requests; an idle server
-commits each request at once.  A 2xx is sent only once :meth:`GroupCommitter.submit`
-returned, which is after the commit: an acknowledged alert is on disk (in SQLite's WAL
-or PostgreSQL's), whatever happens to the process next.
+"read in the same loop iteration", and under load the committer waits a few iterations
+more for the senders it just answered); when it finishes, the whole queue goes into the
+next transaction (one multi-row upsert for all of their alerts). Under load this
+amortises a commit over dozens of requests; an idle server commits each request at once.
+A 2xx is sent only once :meth:`GroupCommitter.submit` returned, which is after the
+commit: an acknowledged alert is on disk (in SQLite's WAL or PostgreSQL's), whatever
+happens to the process next.
 
 If a batch fails as a whole, each request of it is retried alone, so one request the
 database refuses cannot fail the others.
@@ -54,6 +55,8 @@ SQLITE_AUTOCHECKPOINT = 1000  # SQLite's default, restored on a connection given
 # psycopg prepares a statement on the server at its 5th execution on a connection.
 WARM_UP_ROUNDS = 6
 WARM_UP_ALERTNAME = "OpsbookWarmUp"
+# Loop iterations an inline committer waits, under load, for the next batch to fill up.
+GATHER_ITERATIONS = 8
 
 
 class Overloaded(Exception):
@@ -137,8 +140,26 @@ class GroupCommitter:
                     # Let the loop answer these and read the next requests: the next
                     # batch is what arrived meanwhile.
                     await asyncio.sleep(0)
+                    await self._gather(len(batch))
         finally:
             self._draining = False
+
+    async def _gather(self, answered: int) -> None:
+        """Under load, let the next batch fill up before committing it.
+
+        The senders of a batch just answered send their next requests within a few
+        loop iterations; waiting until as many requests are queued as were answered
+        (for at most ``GATHER_ITERATIONS`` iterations) makes the next batch as big as
+        the last, sharing one commit among them all: at batch 1 this took a quarter
+        off intake's CPU per alert on SQLite.  After a batch of one (an idle server)
+        nothing waits: the next request is committed at once.
+        """
+        if answered < 2:
+            return
+        for _ in range(GATHER_ITERATIONS):
+            if len(self._queue) >= answered:
+                return
+            await asyncio.sleep(0)
 
     def _commit(self, batch: list[Submission]) -> list[Any]:
         try:

@@ -1,0 +1,72 @@
+"""On SQLite the committer commits on the event loop.  Under load it waits a few loop
+iterations for the senders it just answered, so that their next requests share one
+commit; after a lone request (an idle server) it waits for nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from alerts.pipeline import ALERTS_CONFIG, Pipeline, make_runtime
+from opsbook.alerts.committer import GATHER_ITERATIONS, GroupCommitter, Submission
+from opsbook.alerts.contract import AlertInput
+from opsbook.core.clock import FakeClock
+from opsbook.core.db import Database
+
+SENDERS = 4
+
+
+@pytest.fixture
+def committer(db: Database, clock: FakeClock, tmp_path: Path) -> GroupCommitter:
+    runtime = Pipeline(make_runtime(db, clock, ALERTS_CONFIG, tmp_path)).runtime
+    committer = GroupCommitter(db, clock, lambda: runtime.config)
+    committer.inline = True  # as intake sets it on SQLite; it runs on PostgreSQL too
+    return committer
+
+
+def _alert(sender: int, round_: int) -> Submission:
+    labels = {"alertname": "Gathered", "instance": f"sender-{sender}-{round_}"}
+    return Submission(alerts=[AlertInput(labels=labels)])
+
+
+async def _sender(committer: GroupCommitter, sender: int, rounds: int) -> None:
+    for round_ in range(rounds):
+        await committer.submit(_alert(sender, round_))
+        # A client takes a few loop iterations to read its answer and send again; the
+        # slowest here is still well within the committer's wait.
+        for _ in range(sender):
+            await asyncio.sleep(0)
+
+
+def test_the_senders_of_a_batch_share_the_next_commit(committer: GroupCommitter) -> None:
+    async def load() -> None:
+        await asyncio.gather(*(_sender(committer, s, rounds=3) for s in range(SENDERS)))
+
+    try:
+        asyncio.run(load())
+    finally:
+        committer.close()
+
+    assert SENDERS - 1 < GATHER_ITERATIONS
+    assert committer.requests == 3 * SENDERS
+    assert committer.batches == 3  # one commit per round, not one per early sender
+
+
+def test_after_a_lone_request_nothing_waits(committer: GroupCommitter) -> None:
+    async def lone() -> int:
+        await committer.submit(_alert(0, 0))
+        iterations = 0
+        while committer._draining:  # the drain loop ends once the queue is empty
+            iterations += 1
+            await asyncio.sleep(0)
+        return iterations
+
+    try:
+        waited = asyncio.run(lone())
+    finally:
+        committer.close()
+
+    assert committer.batches == 1
+    assert waited <= 1  # the one iteration the committer yields to send the answer
