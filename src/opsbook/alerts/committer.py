@@ -3,10 +3,11 @@ only after that transaction committed.
 
 Requests that arrive while a commit is running wait in a queue (on SQLite, which commits
 in well under a millisecond, the commit runs on the event loop itself, so "while" means
-"read in the same loop iteration", and under load the committer waits a few iterations
-more for the senders it just answered); when it finishes, the whole queue goes into the
+"read in the same loop iteration"); when it finishes, the whole queue goes into the
 next transaction (one multi-row upsert for all of their alerts). Under load this
-amortises a commit over dozens of requests; an idle server commits each request at once.
+amortises a commit over dozens of requests (and the committer waits up to a millisecond
+for the senders it just answered, so that their next requests join the next batch); an
+idle server commits each request at once.
 A 2xx is sent only once :meth:`GroupCommitter.submit` returned, which is after the
 commit: an acknowledged alert is on disk (in SQLite's WAL or PostgreSQL's), whatever
 happens to the process next.
@@ -55,8 +56,8 @@ SQLITE_AUTOCHECKPOINT = 1000  # SQLite's default, restored on a connection given
 # psycopg prepares a statement on the server at its 5th execution on a connection.
 WARM_UP_ROUNDS = 6
 WARM_UP_ALERTNAME = "OpsbookWarmUp"
-# Loop iterations an inline committer waits, under load, for the next batch to fill up.
-GATHER_ITERATIONS = 8
+# How long the committer waits, under load, for the senders it answered (see _gather).
+GATHER_WAIT = 0.001
 
 
 class Overloaded(Exception):
@@ -98,6 +99,9 @@ class GroupCommitter:
         self.batches = 0
         self.requests = 0
         self._connection: Connection | None = None
+        # While the drainer gathers the next batch: the queue length it waits for.
+        self._wanted = 0
+        self._filled = asyncio.Event()
 
     async def submit(self, submission: Submission) -> Any:
         """Queue ``submission``; return its action's result once its transaction committed."""
@@ -107,6 +111,8 @@ class GroupCommitter:
         submission.future = loop.create_future()
         self._queue.append(submission)
         self._queued += submission.size
+        if self._wanted and len(self._queue) >= self._wanted:
+            self._filled.set()
         if not self._draining:
             self._draining = True
             self._drainer = loop.create_task(self._drain())
@@ -140,26 +146,29 @@ class GroupCommitter:
                     # Let the loop answer these and read the next requests: the next
                     # batch is what arrived meanwhile.
                     await asyncio.sleep(0)
-                    await self._gather(len(batch))
+                await self._gather(len(batch))
         finally:
             self._draining = False
 
     async def _gather(self, answered: int) -> None:
         """Under load, let the next batch fill up before committing it.
 
-        The senders of a batch just answered send their next requests within a few
-        loop iterations; waiting until as many requests are queued as were answered
-        (for at most ``GATHER_ITERATIONS`` iterations) makes the next batch as big as
-        the last, sharing one commit among them all: at batch 1 this took a quarter
-        off intake's CPU per alert on SQLite.  After a batch of one (an idle server)
-        nothing waits: the next request is committed at once.
+        The senders of a batch just answered send their next requests a network round
+        trip later.  Waiting for them (until the queue has grown by ``answered``, for
+        at most ``GATHER_WAIT`` seconds) makes the next batch hold them as well as the
+        requests already queued, sharing one commit among them all.  After a batch of
+        one (an idle server) nothing waits: the next request is committed at once.
         """
-        if answered < 2:
+        if answered < 2 or self._queued >= MAX_BATCH_ALERTS:
             return
-        for _ in range(GATHER_ITERATIONS):
-            if len(self._queue) >= answered:
-                return
-            await asyncio.sleep(0)
+        self._wanted = len(self._queue) + answered
+        self._filled.clear()
+        try:
+            await asyncio.wait_for(self._filled.wait(), GATHER_WAIT)
+        except TimeoutError:
+            pass  # fewer came back: the load is easing
+        finally:
+            self._wanted = 0
 
     def _commit(self, batch: list[Submission]) -> list[Any]:
         try:
