@@ -18,6 +18,7 @@ from opsbook.core.db import Database
 
 SENDERS = 4
 SENDER_DELAY = 0.0001  # the slowest sender takes 0.3 ms to send again
+TIMEOUT = 30  # a committer that stopped answering fails the test instead of hanging it
 
 
 @pytest.fixture(params=["inline", "thread"])
@@ -53,7 +54,8 @@ def test_the_senders_of_a_batch_share_the_next_commit(
     monkeypatch.setattr(committer_module, "GATHER_WAIT", 0.05)
 
     async def load() -> None:
-        await asyncio.gather(*(_sender(committer, s, rounds=3) for s in range(SENDERS)))
+        senders = asyncio.gather(*(_sender(committer, s, rounds=3) for s in range(SENDERS)))
+        await asyncio.wait_for(senders, TIMEOUT)
 
     try:
         asyncio.run(load())
@@ -80,3 +82,24 @@ def test_after_a_lone_request_nothing_waits(committer: GroupCommitter) -> None:
 
     assert committer.batches == 1
     assert waited <= 1  # the one iteration an inline committer yields to send the answer
+
+
+def test_a_committer_gathers_in_each_event_loop_it_serves(
+    committer: GroupCommitter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(committer_module, "GATHER_WAIT", 0.05)  # as in the test above
+
+    # An app's lifespan may run more than once over one runtime (each on its own loop):
+    # nothing the committer waits on may stay bound to the first loop.
+    async def load(rounds: int) -> None:
+        senders = asyncio.gather(*(_sender(committer, s, rounds=rounds) for s in range(SENDERS)))
+        await asyncio.wait_for(senders, TIMEOUT)
+
+    try:
+        asyncio.run(load(2))
+        asyncio.run(load(2))
+    finally:
+        committer.close()
+
+    assert committer.requests == 4 * SENDERS
+    assert committer.batches == 4  # gathered in both loops: one commit per round

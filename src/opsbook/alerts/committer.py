@@ -3,14 +3,13 @@ only after that transaction committed.
 
 Requests that arrive while a commit is running wait in a queue (on SQLite, which commits
 in well under a millisecond, the commit runs on the event loop itself, so "while" means
-"read in the same loop iteration"); when it finishes, the whole queue goes into the
-next transaction (one multi-row upsert for all of their alerts). Under load this
-amortises a commit over dozens of requests (and the committer waits up to a millisecond
-for the senders it just answered, so that their next requests join the next batch); an
-idle server commits each request at once.
-A 2xx is sent only once :meth:`GroupCommitter.submit` returned, which is after the
-commit: an acknowledged alert is on disk (in SQLite's WAL or PostgreSQL's), whatever
-happens to the process next.
+"read in the same loop iteration"); when it finishes, the whole queue goes into the next
+transaction (one multi-row upsert for all of their alerts). Under load this amortises a
+commit over dozens of requests (and the committer waits up to a millisecond for the
+senders it just answered, so that their next requests join the next batch); an idle
+server commits each request at once. A 2xx is sent only once
+:meth:`GroupCommitter.submit` returned, which is after the commit: an acknowledged alert
+is on disk (in SQLite's WAL or PostgreSQL's), whatever happens to the process next.
 
 If a batch fails as a whole, each request of it is retried alone, so one request the
 database refuses cannot fail the others.
@@ -99,9 +98,10 @@ class GroupCommitter:
         self.batches = 0
         self.requests = 0
         self._connection: Connection | None = None
-        # While the drainer gathers the next batch: the queue length it waits for.
+        # While the drainer gathers the next batch: the queue length it waits for, and
+        # the event that says it is reached (made per wait: an event is bound to a loop).
         self._wanted = 0
-        self._filled = asyncio.Event()
+        self._filled: asyncio.Event | None = None
 
     async def submit(self, submission: Submission) -> Any:
         """Queue ``submission``; return its action's result once its transaction committed."""
@@ -111,7 +111,7 @@ class GroupCommitter:
         submission.future = loop.create_future()
         self._queue.append(submission)
         self._queued += submission.size
-        if self._wanted and len(self._queue) >= self._wanted:
+        if self._filled is not None and len(self._queue) >= self._wanted:
             self._filled.set()
         if not self._draining:
             self._draining = True
@@ -146,7 +146,10 @@ class GroupCommitter:
                     # Let the loop answer these and read the next requests: the next
                     # batch is what arrived meanwhile.
                     await asyncio.sleep(0)
-                await self._gather(len(batch))
+                try:
+                    await self._gather(len(batch))
+                except Exception as exc:  # only an optimisation: never stop the drain
+                    log.warning("alerts.intake_gather_failed", error=f"{type(exc).__name__}: {exc}")
         finally:
             self._draining = False
 
@@ -162,13 +165,13 @@ class GroupCommitter:
         if answered < 2 or self._queued >= MAX_BATCH_ALERTS:
             return
         self._wanted = len(self._queue) + answered
-        self._filled.clear()
+        filled = self._filled = asyncio.Event()
         try:
-            await asyncio.wait_for(self._filled.wait(), GATHER_WAIT)
+            await asyncio.wait_for(filled.wait(), GATHER_WAIT)
         except TimeoutError:
             pass  # fewer came back: the load is easing
         finally:
-            self._wanted = 0
+            self._filled = None
 
     def _commit(self, batch: list[Submission]) -> list[Any]:
         try:
