@@ -27,20 +27,29 @@ mkdir -p "$STORAGE"
 
 if [[ -n "$SERVER_URL" ]]; then
   if [[ ! -s "$STORAGE/database_url" ]]; then
-    # A database of its own, named after this storage dir; older bench databases (a
-    # day or more) are dropped so that repeated runs do not pile them up.
-    "$PY" - "$SERVER_URL" "$STORAGE/database_url" <<'PYEOF'
-import sys, time, uuid
+    # A database of its own, its comment naming this storage dir. Bench databases whose
+    # storage dir is gone (the peer script removes its own at the end, and before each
+    # start-to-ready run), or that are a day old, are dropped first, so that repeated
+    # runs do not pile them up.
+    "$PY" - "$SERVER_URL" "$STORAGE/database_url" "$(cd "$STORAGE" && pwd)" <<'PYEOF'
+import os, sys, time, uuid
 import psycopg
-server, out = sys.argv[1], sys.argv[2]
+from psycopg import sql
+server, out, storage = sys.argv[1], sys.argv[2], sys.argv[3]
 dsn = server.replace("postgresql+psycopg://", "postgresql://", 1)
 name = f"opsbook_bench_{int(time.time())}_{uuid.uuid4().hex[:6]}"
 with psycopg.connect(dsn, autocommit=True) as conn:
-    for (old,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'opsbook_bench_%'").fetchall():
+    rows = conn.execute(
+        "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
+        "WHERE datname LIKE 'opsbook_bench_%'"
+    ).fetchall()
+    for old, comment in rows:
         stamp = old.split("_")[2]
-        if stamp.isdigit() and time.time() - int(stamp) > 86400:
+        stale = stamp.isdigit() and time.time() - int(stamp) > 86400
+        if stale or (comment and comment.startswith("/") and not os.path.isdir(comment)):
             conn.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
     conn.execute(f'CREATE DATABASE "{name}"')
+    conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(storage)))
 base, _, _ = dsn.rpartition("/")
 open(out, "w").write(f"{base}/{name}\n")
 PYEOF
