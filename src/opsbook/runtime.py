@@ -6,6 +6,7 @@ Built once by the CLI (or a test) and passed down; nothing here runs at import t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -223,6 +224,7 @@ class Runtime:
         )
         flusher = self.group_flusher(hand_off=deliveries.hand_off, worker_id=worker_id)
         flusher.live = deliveries.live
+        flusher.hand_off_committing = deliveries.hand_off_committing
         self.alert_flusher = flusher
         services: list[Service] = [checks, scrapes, flusher]
         if self.db.dialect == "postgresql":
@@ -301,6 +303,44 @@ class _Deliveries:
             except RuntimeError:  # that loop has closed
                 pass
         self._release(claimed)
+
+    def hand_off_committing(
+        self, claimed: list[Delivery], committed: concurrent.futures.Future[bool]
+    ) -> None:
+        """Like :meth:`hand_off`, for claims whose transaction is committing now, from
+        any thread; ``committed`` is set to whether it did.
+
+        They are sent at once, and their outcomes recorded once the commit is known (see
+        :meth:`~opsbook.notify.dispatcher.Dispatcher.deliver_claimed`).  Claims that go
+        back to the outbox instead go back only after the commit (before it, they do not
+        exist).
+        """
+        loop = self.loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._deliver_committing, claimed, committed)
+                return
+            except RuntimeError:  # that loop has closed
+                pass
+        self._release_once_committed(claimed, committed)
+
+    def _deliver_committing(
+        self, claimed: list[Delivery], committed: concurrent.futures.Future[bool]
+    ) -> None:
+        if self.dispatcher is not None and self.config is self.runtime.config:
+            self.dispatcher.deliver_claimed(claimed, committed=asyncio.wrap_future(committed))
+        else:
+            self._release_once_committed(claimed, committed)
+
+    def _release_once_committed(
+        self, claimed: list[Delivery], committed: concurrent.futures.Future[bool]
+    ) -> None:
+        def release(done: concurrent.futures.Future[bool]) -> None:
+            if not done.cancelled() and done.exception() is None and done.result():
+                self._release(claimed)
+
+        # Runs on the committing thread once it sets the result (or here, if it has).
+        committed.add_done_callback(release)
 
     def _deliver_or_release(self, claimed: list[Delivery]) -> None:
         if self.dispatcher is not None and self.config is self.runtime.config:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -269,6 +270,13 @@ class GroupCommitter:
         if flusher is not None and not flusher.live() and not dry_run:
             flusher = None
         claimed: list[Delivery] = []
+        # On PostgreSQL a commit waits for its WAL flush (about a millisecond here, and
+        # at times a hundred): the notifications are handed over before it, to be sent
+        # meanwhile (see Dispatcher.deliver_claimed).
+        committing = None
+        if flusher is not None and not dry_run and self.db.dialect == "postgresql":
+            committing = flusher.hand_off_committing
+        committed: Future[bool] | None = None
         try:
             with ingest.IntakeTransaction(self.db, self._connect()) as tx:
                 if flusher is not None:
@@ -281,9 +289,17 @@ class GroupCommitter:
                 if dry_run:
                     tx.discard()
                     claimed = []
-        except Exception:
+                if claimed and committing is not None:
+                    committed = Future()
+                    committing(claimed, committed)
+                    claimed = []
+        except BaseException:
+            if committed is not None:
+                committed.set_result(False)
             self._drop_connection()  # it may be what failed: the next batch takes a fresh one
             raise
+        if committed is not None:
+            committed.set_result(True)
         if flusher is not None and claimed and flusher.hand_off is not None:
             flusher.hand_off(claimed)
         return outcomes

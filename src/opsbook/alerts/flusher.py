@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,6 +72,9 @@ class GroupFlusher:
     lease: timedelta = timedelta(seconds=60)
     # Whether ``hand_off`` reaches a running dispatcher now (see :meth:`flush_in`).
     live: Callable[[], bool] = lambda: False
+    # Like ``hand_off``, for claims whose transaction is committing: the second argument
+    # is set to whether it committed.  PostgreSQL intake uses it (see :meth:`flush_in`).
+    hand_off_committing: Callable[[list[Delivery], Future[bool]], None] | None = None
 
     def run_once(self) -> list[FlushOutcome]:
         """Flush the groups due now (at most ``batch``) in one transaction."""
@@ -87,7 +91,8 @@ class GroupFlusher:
         left their timers to this flush).
 
         The caller gives the returned claims to ``hand_off`` once its transaction
-        committed (and only then: a rolled-back claim does not exist).
+        committed (and only then: a rolled-back claim does not exist), or to
+        ``hand_off_committing`` as it commits.
         """
         sql = Sql(tx)
         ids = sorted(set(group_ids))

@@ -15,14 +15,16 @@ delivery is at-least-once and receivers are given the key to drop repeats.
 A producer on the worker's own loop may skip step 1: it enqueues its notifications
 already claimed, in its own transaction, and hands them to :meth:`Dispatcher.deliver_claimed`
 once that commits (the alert group flusher does: a new alert's notification is sent the
-moment its flush commits, with no wake-up and no claim in between).
+moment its flush commits, with no wake-up and no claim in between).  PostgreSQL intake
+hands them over while its commit waits for the WAL flush, and their outcomes are
+recorded once it is known (see :meth:`Dispatcher.deliver_claimed`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,7 +53,8 @@ class DeliveryResult:
     ``status`` is the notification's new state: ``delivered``; ``pending`` (it will be
     retried); ``dead`` (no retry can help, or no attempts are left); or ``lost`` (this
     worker no longer held the claim, or could not record the outcome, so the lease
-    will expire and the notification will be sent again).
+    will expire and the notification will be sent again; or it was handed over while
+    its transaction committed, and that transaction rolled back).
     """
 
     id: int
@@ -66,6 +69,8 @@ class _Round:
     semaphore: asyncio.Semaphore
     unsent: dict[int, outbox.Delivery]
     recording: list[asyncio.Future[DeliveryResult]] = field(default_factory=list)
+    # Set for claims handed over while their transaction commits: whether it did.
+    committed: asyncio.Future[bool] | None = None
 
 
 class Dispatcher:
@@ -123,15 +128,27 @@ class Dispatcher:
             return []
         return await self._deliver_all(claimed)
 
-    def deliver_claimed(self, claimed: Sequence[outbox.Delivery]) -> asyncio.Task[Any]:
+    def deliver_claimed(
+        self,
+        claimed: Sequence[outbox.Delivery],
+        *,
+        committed: Awaitable[bool] | None = None,
+    ) -> asyncio.Task[Any]:
         """Deliver notifications this worker already holds, beside the claim rounds.
 
         A producer on this worker's loop that enqueued them claimed
         (:func:`opsbook.core.outbox.enqueue_claimed`) hands them over here right after
         its commit; they are sent and recorded as a round's are.  :meth:`settle` waits
         for what was handed over (a shutdown does, before closing the transports).
+
+        A producer may hand them over *while* its transaction commits, with
+        ``committed`` resolving to whether the commit succeeded: they are sent at once,
+        and each outcome is recorded only after that.  If it did not commit, the rows do
+        not exist: the notification has been sent once for nothing stored, and whatever
+        the producer stores on its retry is notified again (at least once, as ever).
         """
-        task = asyncio.ensure_future(self._deliver_all(list(claimed)))
+        gate = None if committed is None else asyncio.ensure_future(committed)
+        task = asyncio.ensure_future(self._deliver_all(list(claimed), committed=gate))
         self._handed.add(task)
         task.add_done_callback(self._handed_done)
         return task
@@ -146,17 +163,22 @@ class Dispatcher:
         while self._handed:
             await asyncio.wait(set(self._handed))
 
-    async def _deliver_all(self, claimed: list[outbox.Delivery]) -> list[DeliveryResult]:
+    async def _deliver_all(
+        self, claimed: list[outbox.Delivery], *, committed: asyncio.Future[bool] | None = None
+    ) -> list[DeliveryResult]:
         round_ = _Round(
             semaphore=asyncio.Semaphore(self.concurrency),
             unsent={delivery.id: delivery for delivery in claimed},
+            committed=committed,
         )
         try:
             return list(
                 await asyncio.gather(*(self._deliver(delivery, round_) for delivery in claimed))
             )
         except asyncio.CancelledError:
-            self._release(round_.unsent.values())
+            # Claims exist (and can be handed back) only once their transaction committed.
+            if committed is None or await asyncio.shield(committed):
+                self._release(round_.unsent.values())
             # Sent notifications are recorded, not released: wait for those writes so
             # the caller's shutdown (closing the loop, the database) cannot cut them off.
             if round_.recording:
@@ -210,6 +232,16 @@ class Dispatcher:
             started = time.perf_counter()
             error = await self._attempt(delivery)
             latency = timedelta(seconds=time.perf_counter() - started)
+        if round_.committed is not None and not await asyncio.shield(round_.committed):
+            del round_.unsent[delivery.id]
+            log.warning(
+                "notify.sent_for_a_rolled_back_transaction",
+                notification_id=delivery.id,
+                channel=delivery.channel,
+            )
+            return DeliveryResult(
+                delivery.id, delivery.channel, "lost", "its transaction rolled back", latency
+            )
         # The outcome is known: from here it is recorded, never released.  The write is
         # shielded because cancelling a thread-pool job that has not started drops it.
         del round_.unsent[delivery.id]
