@@ -130,8 +130,9 @@ def _states(sql: Sql, rows: Sequence[Any]) -> list[GroupState]:
 
 
 def save_groups(sql: Sql, groups: Sequence[GroupState]) -> None:
-    if not sql.sqlite and groups:
-        sql.run(*save_groups_statement(groups))
+    if not sql.sqlite:
+        for start in range(0, len(groups), _SAVED_PER_STATEMENT):
+            sql.run(*save_groups_statement(groups[start : start + _SAVED_PER_STATEMENT]))
         return
     sql.many(
         f"UPDATE alert_groups SET active = {sql.ph}, next_flush_at = {sql.ph}, "
@@ -151,6 +152,10 @@ def save_groups(sql: Sql, groups: Sequence[GroupState]) -> None:
             for g in groups
         ],
     )
+
+
+# 8 parameters a group; a PostgreSQL statement takes at most 65,535.
+_SAVED_PER_STATEMENT = 8000
 
 
 def save_groups_statement(groups: Sequence[GroupState]) -> tuple[str, list[Any]]:
@@ -369,6 +374,7 @@ def flush(
     expired: bool = True,
     members: Sequence[GroupAlert] | None = None,
     unsaved: Sequence[tuple[int, int, str, bytes]] | None = None,
+    deferred: list[tuple[int, int, str, bytes]] | None = None,
 ) -> FlushOutcome:
     """Flush ``group`` (locked by the caller) if it is due; the caller saves ``group``
     and enqueues ``outbox`` in the same transaction.
@@ -377,7 +383,8 @@ def flush(
     many groups).  ``members`` are the group's members when the caller knows them all
     (a group intake created in this transaction: its new alerts, none past its end).
     ``unsaved`` are member rows of the group not written yet (all new): this flush
-    writes them, as notified when it announced them.
+    writes them, as notified when it announced them (or, given ``deferred``, adds them
+    there in that state, for the caller to write in the same transaction).
     """
     sql = Sql(session)
     group_id = group.id
@@ -421,7 +428,11 @@ def flush(
         group.last_firing = view.firing_total
     if unsaved:
         state = "notified" if sent else "new"
-        insert_members(sql, [(alert_id, gid, state, key) for alert_id, gid, _, key in unsaved])
+        final = [(alert_id, gid, state, key) for alert_id, gid, _, key in unsaved]
+        if deferred is not None:
+            deferred.extend(final)
+        else:
+            insert_members(sql, final)
     elif sent and view.has_new:
         sql.run(
             "UPDATE alert_group_members SET state = 'notified' "

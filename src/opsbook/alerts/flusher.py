@@ -41,7 +41,14 @@ from opsbook.alerts.flush import (
     save_groups,
     save_groups_statement,
 )
-from opsbook.alerts.ingest import FLUSH_TOPIC, IntakeTransaction, Sql, Tx
+from opsbook.alerts.ingest import (
+    FLUSH_TOPIC,
+    IntakeTransaction,
+    Sql,
+    Tx,
+    insert_members,
+    members_statement,
+)
 from opsbook.alerts.muting import build_muter
 from opsbook.alerts.payloads import GroupAlert
 from opsbook.alerts.silences import silences_and_expiry
@@ -54,6 +61,8 @@ log = structlog.get_logger(__name__)
 
 POLL = timedelta(seconds=1)
 BATCH = 200
+# What one PostgreSQL statement takes (its protocol counts parameters in 16 bits).
+MAX_PARAMETERS = 65_535
 ERROR_BACKOFF = 5.0
 
 
@@ -131,6 +140,10 @@ class GroupFlusher:
         muter = build_muter(session, config=config.alerts, now=now, silences=silences)
         url = self.external_url()
         notifications: list[dict[str, Any]] = []
+        # PostgreSQL, handing off: the member rows the flushes write (a new group's,
+        # flushed in intake) go into the statement that saves the groups, below.
+        folded = self.hand_off is not None and not sql.sqlite and bool(groups)
+        deferred: list[tuple[int, int, str, bytes]] | None = [] if folded else None
         outcomes = [
             flush(
                 session,
@@ -143,6 +156,7 @@ class GroupFlusher:
                 expired=expired,
                 members=known.get(group.id) if known else None,
                 unsaved=unsaved.pop(group.id, None) if unsaved else None,
+                deferred=deferred,
             )
             for group in groups
         ]
@@ -150,13 +164,19 @@ class GroupFlusher:
             save_groups(sql, groups)
             enqueue_many(sql.session, rows=notifications, now=now)
             return outcomes, []
-        before = None
-        if sql.sqlite or not groups:
+        before: list[tuple[str, list[Any]]] = []
+        if deferred is None:
             save_groups(sql, groups)
-        else:
-            # One statement saves the groups and enqueues their notifications: on the
-            # path from a new alert to its page, each statement is a round trip.
-            before = save_groups_statement(groups)
+        elif 8 * len(groups) + 4 * len(deferred) + 11 * len(notifications) <= MAX_PARAMETERS:
+            # One statement saves the groups and their new members and enqueues their
+            # notifications: on the path from a new alert to its page, each statement is
+            # a round trip.
+            before.append(save_groups_statement(groups))
+            if deferred:
+                before.append(members_statement(sql.ph, deferred))
+        else:  # too many for one statement
+            save_groups(sql, groups)
+            insert_members(sql, deferred)
         claimed = enqueue_claimed(
             sql.dbapi,
             dialect=sql.engine.dialect.name,

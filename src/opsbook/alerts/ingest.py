@@ -471,15 +471,22 @@ def insert_members(sql: Sql, rows: Sequence[tuple[int, int, str, bytes]]) -> int
     kept); returns how many were added."""
     added = 0
     for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
-        row = "(" + sql.marks(4) + ")"
-        added += sql.run(
-            "INSERT INTO alert_group_members (alert_id, group_id, state, sort_key) VALUES "
-            + ",".join([row] * len(chunk))
-            + " ON CONFLICT DO NOTHING",
-            [value for member in chunk for value in member],
-        )
+        added += sql.run(*members_statement(sql.ph, rows[start : start + _CHUNK]))
     return added
+
+
+def members_statement(
+    ph: str, rows: Sequence[tuple[int, int, str, bytes]]
+) -> tuple[str, list[Any]]:
+    """:func:`insert_members` for ``rows`` (at most ``_CHUNK``) as one statement, which
+    on PostgreSQL can also run inside another one (as a data-modifying ``WITH``)."""
+    row = "(" + ",".join([ph] * 4) + ")"
+    return (
+        "INSERT INTO alert_group_members (alert_id, group_id, state, sort_key) VALUES "
+        + ",".join([row] * len(rows))
+        + " ON CONFLICT DO NOTHING",
+        [value for member in rows for value in member],
+    )
 
 
 def _note_new_members(

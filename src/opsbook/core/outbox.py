@@ -144,6 +144,9 @@ def enqueue_many(session: Session, *, rows: list[dict[str, Any]], now: datetime)
     wakeup.mark(session, topic=wakeup.OUTBOX)
 
 
+CLAIMED_PER_STATEMENT = 5000
+
+
 def enqueue_claimed(
     dbapi: Any,
     *,
@@ -152,13 +155,13 @@ def enqueue_claimed(
     now: datetime,
     worker_id: str,
     lease: timedelta,
-    before: tuple[str, Sequence[Any]] | None = None,
+    before: Sequence[tuple[str, Sequence[Any]]] = (),
 ) -> list[Delivery]:
     """:func:`enqueue_many`, with the new rows already claimed by ``worker_id``.
 
-    ``before`` is a data-modifying statement and its parameters (PostgreSQL, ``%s``
-    placeholders) to run in the same statement, as a ``WITH``: one round trip for both
-    (with no rows, it runs alone).
+    ``before`` are data-modifying statements and their parameters (PostgreSQL, ``%s``
+    placeholders) to run in the same statement, each as a ``WITH``: one round trip for
+    them all (with no rows, they run as one statement of their own).
 
     For a producer that runs beside a dispatcher and hands it what it just committed
     (:meth:`opsbook.notify.dispatcher.Dispatcher.deliver_claimed`): no wake-up, no
@@ -167,9 +170,28 @@ def enqueue_claimed(
     die before the send is recorded, the lease expires and any worker claims them
     again.  Repeated idempotency keys are skipped, and not returned.
     """
+    if len(rows) > CLAIMED_PER_STATEMENT:  # 11 parameters a row, at most 65,535
+        claimed = enqueue_claimed(
+            dbapi,
+            dialect=dialect,
+            rows=rows[:CLAIMED_PER_STATEMENT],
+            now=now,
+            worker_id=worker_id,
+            lease=lease,
+            before=before,
+        )
+        return claimed + enqueue_claimed(
+            dbapi,
+            dialect=dialect,
+            rows=rows[CLAIMED_PER_STATEMENT:],
+            now=now,
+            worker_id=worker_id,
+            lease=lease,
+        )
     if not rows:
-        if before is not None:
-            execute_raw(dbapi, *before)  # nothing to enqueue: the statement alone
+        if before:  # nothing to enqueue: the statements alone
+            *first, (last, last_params) = before
+            execute_raw(dbapi, *_with(first, last, last_params))
         return []
     sqlite = dialect == "sqlite"
     ph = "?" if sqlite else "%s"
@@ -201,11 +223,10 @@ def enqueue_claimed(
         + ",".join([value] * len(rows))
         + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
     )
-    if before is not None:
+    if before:
         if sqlite:
             raise ValueError("SQLite has no data-modifying WITH")
-        insert = f"WITH before AS ({before[0]}) {insert}"
-        params = [*before[1], *params]
+        insert, params = _with(before, insert, params)
     cursor, statement = driver_cursor(dbapi, insert)
     try:
         cursor.execute(statement, tuple(params))
@@ -228,6 +249,16 @@ def enqueue_claimed(
         for row in rows
         if row["idempotency_key"] in ids
     ]
+
+
+def _with(
+    before: Sequence[tuple[str, Sequence[Any]]], statement: str, params: Sequence[Any]
+) -> tuple[str, list[Any]]:
+    """``statement`` run after ``before``, each a data-modifying ``WITH`` of it."""
+    if not before:
+        return statement, list(params)
+    ctes = ", ".join(f"before_{n} AS ({sql})" for n, (sql, _) in enumerate(before))
+    return f"WITH {ctes} {statement}", [p for _, ps in before for p in ps] + list(params)
 
 
 def claim(
