@@ -120,9 +120,10 @@ class GroupCommitter:
         return await submission.future
 
     async def _drain(self) -> None:
+        batch: list[Submission] = []
         try:
             while self._queue:
-                batch: list[Submission] = []
+                batch = []
                 size = 0
                 while self._queue and (not batch or size + self._queue[0].size <= MAX_BATCH_ALERTS):
                     item = self._queue.popleft()
@@ -151,8 +152,24 @@ class GroupCommitter:
                     await self._gather(len(batch))
                 except Exception as exc:  # only an optimisation: never stop the drain
                     log.warning("alerts.intake_gather_failed", error=f"{type(exc).__name__}: {exc}")
+        except BaseException as exc:
+            # Whatever stopped the drain (a bug; the thread pool shut down; the task
+            # cancelled at shutdown), no request is left waiting on it: each gets an
+            # error, which its sender retries (a retry of a stored alert is a refresh).
+            log.error("alerts.intake_drain_failed", error=f"{type(exc).__name__}: {exc}")
+            self._fail_waiting(batch, exc)
+            raise
         finally:
             self._draining = False
+
+    def _fail_waiting(self, batch: list[Submission], exc: BaseException) -> None:
+        waiting = [*batch, *self._queue]
+        self._queue.clear()
+        self._queued = 0
+        failure = exc if isinstance(exc, Exception) else RuntimeError("intake stopped")
+        for item in waiting:
+            if item.future is not None and not item.future.done():
+                item.future.set_exception(failure)
 
     async def _gather(self, answered: int) -> None:
         """Under load, let the next batch fill up before committing it.
