@@ -92,3 +92,24 @@ def post_json(url: str, body: object) -> int:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return int(response.status)
+
+
+def webhook_config(
+    hook: str, *, name: str, group_wait: str, group_interval: str, routes: str = ""
+) -> str:
+    """An ``opsbook.yaml`` whose root route sends every alert to an alertmanager-webhook
+    channel at ``hook``, grouped by alertname and service; ``routes`` is YAML for the
+    root's child routes (indented as its keys are)."""
+    return f"""\
+service: {{name: {name}}}
+channels:
+  - {{name: am, kind: alertmanager-webhook, url: "{hook}"}}
+alerts:
+  alertmanager_api: {{public: true}}
+  route:
+    channels: [am]
+    group_by: [alertname, service]
+    group_wait: {group_wait}
+    group_interval: {group_interval}
+    repeat_interval: 4h
+{routes}"""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from alerts.servers import ServerProcess, post_json
+from alerts.servers import ServerProcess, post_json, webhook_config
 from notify.servers import WebhookReceiver
 from opsbook.alerts.models import Alert
 from opsbook.core.clock import SystemClock
@@ -37,19 +37,7 @@ CREATE CONSTRAINT TRIGGER refuse_first_commit AFTER INSERT ON alerts
 
 
 def _config(hook: str) -> str:
-    return f"""\
-service: {{name: commit}}
-channels:
-  - {{name: am, kind: alertmanager-webhook, url: "{hook}"}}
-alerts:
-  alertmanager_api: {{public: true}}
-  route:
-    channels: [am]
-    group_by: [alertname, service]
-    group_wait: 0s
-    group_interval: 1h
-    repeat_interval: 4h
-"""
+    return webhook_config(hook, name="commit", group_wait="0s", group_interval="1h")
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:

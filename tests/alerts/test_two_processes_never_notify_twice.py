@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from alerts.servers import ServerProcess, post_json
+from alerts.servers import ServerProcess, post_json, webhook_config
 from notify.servers import WebhookReceiver
 from opsbook import incidents
 from opsbook.core.clock import SystemClock
@@ -23,22 +23,12 @@ PER_GROUP = 5
 
 
 def _config(hook: str) -> str:
-    return f"""\
-service: {{name: ha}}
-channels:
-  - {{name: am, kind: alertmanager-webhook, url: "{hook}"}}
-alerts:
-  alertmanager_api: {{public: true}}
-  route:
-    channels: [am]
-    group_by: [alertname, service]
-    group_wait: 2s
-    group_interval: 1h
-    repeat_interval: 4h
+    routes = """\
     routes:
       - matchers: ['severity="critical"']
-        incident: {{group_by: [service]}}
+        incident: {group_by: [service]}
 """
+    return webhook_config(hook, name="ha", group_wait="2s", group_interval="1h", routes=routes)
 
 
 @pytest.mark.slow

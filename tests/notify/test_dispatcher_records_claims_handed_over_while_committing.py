@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -84,6 +85,17 @@ class Committing:
         self.connection.close()
 
 
+def _hand_over(
+    db: Database, clock: FakeClock, keys: list[str]
+) -> tuple[Committing, Records, asyncio.Future[bool], asyncio.Task[Any]]:
+    """Claims of ``keys`` in a transaction still open, handed to a dispatcher."""
+    tx = Committing(db, clock, keys)
+    transport = Records(db)
+    dispatcher = Dispatcher(db, clock, {"ops": transport}, "worker-a", lease=LEASE)
+    committed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    return tx, transport, committed, dispatcher.deliver_claimed(tx.claimed, committed=committed)
+
+
 async def _settled(future: asyncio.Future[bool], value: bool, tx: Committing) -> None:
     await asyncio.sleep(0.05)  # the send has long finished: the record waits for this
     tx.end(commit=value)
@@ -93,12 +105,7 @@ async def _settled(future: asyncio.Future[bool], value: bool, tx: Committing) ->
 async def test_a_claim_handed_over_while_committing_is_sent_first_and_recorded_after(
     db: Database, clock: FakeClock
 ) -> None:
-    tx = Committing(db, clock, ["n-1", "n-2"])
-    transport = Records(db)
-    dispatcher = Dispatcher(db, clock, {"ops": transport}, "worker-a", lease=LEASE)
-    committed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-    task = dispatcher.deliver_claimed(tx.claimed, committed=committed)
+    tx, transport, committed, task = _hand_over(db, clock, ["n-1", "n-2"])
     settle = asyncio.ensure_future(_settled(committed, True, tx))
     results = await asyncio.wait_for(task, timeout=10)
     await settle
@@ -112,12 +119,7 @@ async def test_a_claim_handed_over_while_committing_is_sent_first_and_recorded_a
 async def test_a_claim_whose_transaction_rolled_back_is_sent_and_not_recorded(
     db: Database, clock: FakeClock
 ) -> None:
-    tx = Committing(db, clock, ["n-1"])
-    transport = Records(db)
-    dispatcher = Dispatcher(db, clock, {"ops": transport}, "worker-a", lease=LEASE)
-    committed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-    task = dispatcher.deliver_claimed(tx.claimed, committed=committed)
+    tx, transport, committed, task = _hand_over(db, clock, ["n-1"])
     settle = asyncio.ensure_future(_settled(committed, False, tx))
     [result] = await asyncio.wait_for(task, timeout=10)
     await settle
@@ -132,12 +134,7 @@ async def test_a_claim_whose_transaction_rolled_back_is_sent_and_not_recorded(
 async def test_claims_cancelled_before_their_commit_is_known_are_handed_back_after_it(
     db: Database, clock: FakeClock
 ) -> None:
-    tx = Committing(db, clock, ["hang-1"])
-    transport = Records(db)
-    dispatcher = Dispatcher(db, clock, {"ops": transport}, "worker-a", lease=LEASE)
-    committed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-    task = dispatcher.deliver_claimed(tx.claimed, committed=committed)
+    tx, transport, committed, task = _hand_over(db, clock, ["hang-1"])
     await asyncio.wait_for(transport.hanging.wait(), timeout=10)
     task.cancel()  # a shutdown, while the commit is still running
     await asyncio.sleep(0.05)
