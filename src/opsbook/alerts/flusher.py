@@ -43,6 +43,7 @@ from opsbook.alerts.flush import (
 )
 from opsbook.alerts.ingest import (
     FLUSH_TOPIC,
+    MAX_PARAMETERS,
     IntakeTransaction,
     Sql,
     Tx,
@@ -61,8 +62,6 @@ log = structlog.get_logger(__name__)
 
 POLL = timedelta(seconds=1)
 BATCH = 200
-# What one PostgreSQL statement takes (its protocol counts parameters in 16 bits).
-MAX_PARAMETERS = 65_535
 ERROR_BACKOFF = 5.0
 
 

@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, Engine, event
@@ -43,6 +43,8 @@ FLUSH_TOPIC = "alerts.flush"  # the wake-up topic of the group flusher
 INCIDENT_JOB = "alerts.incident"
 REEVALUATE_JOB = "alerts.reevaluate"
 _CHUNK = 500
+# What one PostgreSQL statement takes (its protocol counts parameters in 16 bits).
+MAX_PARAMETERS = 65_535
 MAX_CACHED_GROUPS = 100_000  # group ids a process remembers (key hash -> id)
 _ALERT_COLUMNS = (
     "dedup_key, source, alertname, labels, annotations, starts_at, ends_at, "
@@ -420,15 +422,33 @@ def join_groups(
             refs[ref.key_hash] = ref
     if members:
         ids = group_ids(sql, refs.values(), now)
+        tx = sql.tx
+        created = tx.new_groups if tx is not None else {}
+        # PostgreSQL: the statement that locks the groups that exist already writes
+        # their members too (one round trip for both).
+        early = (
+            []
+            if sql.sqlite
+            else [
+                (alert_id, ids[ref.key_hash], "new", key)
+                for alert_id, ref, key in members
+                if ids[ref.key_hash] not in created
+            ]
+        )
         # Lock (and schedule) the groups before writing their members: every writer
         # takes a group's lock before its member rows, so none waits in a cycle.
-        vanished = touch_groups(
+        vanished, joined = touch_groups(
             sql,
             tree,
             {ids[h]: starts[h] for h in refs},
             now=now,
             new_alerts=True,
+            members=early,
         )
+        written: set[tuple[int, int]] = set()
+        if joined is not None:
+            added += joined
+            written = {(m[0], m[1]) for m in early if m[1] not in vanished}
         if vanished:
             # Pruned since this process cached their ids (alerts.prune deletes groups
             # empty and idle for an hour): make them again.
@@ -443,8 +463,11 @@ def join_groups(
                 now=now,
                 new_alerts=True,
             )
-        rows = [(alert_id, ids[ref.key_hash], "new", key) for alert_id, ref, key in members]
-        tx = sql.tx
+        rows = [
+            (alert_id, ids[ref.key_hash], "new", key)
+            for alert_id, ref, key in members
+            if (alert_id, ids[ref.key_hash]) not in written
+        ]
         if tx is not None and tx.new_groups:
             _note_new_members(tx, alerts, rows, now)
             if tx.due_now:
@@ -611,9 +634,15 @@ def touch_groups(
     *,
     now: datetime,
     new_alerts: bool,
-) -> set[int]:
+    members: Sequence[tuple[int, int, str, bytes]] = (),
+) -> Touched:
     """Schedule a flush for each changed notify group that has none pending; return the
     ids of ``changed`` that no longer exist (pruned since the caller learnt them).
+
+    On PostgreSQL, ``members`` (rows as :func:`insert_members` takes them, of groups this
+    transaction did not create) are written by the statement that locks their groups;
+    ``Touched.joined`` then counts those added (members of vanished groups are not
+    written).  Otherwise it is ``None`` and the caller writes them.
 
     ``changed`` maps a group id to the earliest ``startsAt`` among its new alerts (for
     resolutions, anything).  A group that was empty waits ``group_wait`` (or flushes at
@@ -623,7 +652,7 @@ def touch_groups(
     there and its timer left to the caller's flush; otherwise the flusher is woken.
     """
     if not changed:
-        return set()
+        return Touched(set(), None)
     tx = sql.tx
     due_now = tx.due_now if tx is not None else None
     new_groups = tx.new_groups if tx is not None else {}
@@ -636,12 +665,16 @@ def touch_groups(
     ]
     ids = sorted(group_id for group_id in changed if group_id not in new_groups)
     vanished: set[int] = set()
+    joined: int | None = None
     if ids:
-        found = sql.rows(
+        lock = (
             "SELECT id, route_id, active, next_flush_at, last_flush_at FROM alert_groups "
-            f"WHERE id IN ({sql.marks(len(ids))}) ORDER BY id{sql.for_update()}",
-            ids,
+            f"WHERE id IN ({sql.marks(len(ids))}) ORDER BY id{sql.for_update()}"
         )
+        if members and not sql.sqlite and len(ids) + 4 * len(members) <= MAX_PARAMETERS:
+            found, joined = _lock_and_join(sql, lock, ids, members)
+        else:
+            found = sql.rows(lock, ids)
         if len(found) < len(ids):
             vanished = set(ids) - {int(row[0]) for row in found}
         rows += found
@@ -669,7 +702,35 @@ def touch_groups(
         f"WHERE id = {sql.ph}",
         updates,
     )
-    return vanished
+    return Touched(vanished, joined)
+
+
+class Touched(NamedTuple):
+    vanished: set[int]
+    joined: int | None
+
+
+def _lock_and_join(
+    sql: Sql, lock: str, ids: Sequence[int], members: Sequence[tuple[int, int, str, bytes]]
+) -> tuple[list[Any], int]:
+    """PostgreSQL: ``lock`` (the groups' rows, locked in id order), and ``members``
+    written, in one statement; the groups' rows and how many members were added.
+
+    The insert reads the locked rows, so it runs after the locks are taken (as a
+    separate statement would), and skips members of groups that are gone.
+    """
+    row = "(%s::bigint,%s::bigint,%s::text,%s::bytea)"
+    statement = (
+        f"WITH g AS ({lock}), m AS (INSERT INTO alert_group_members "
+        "(alert_id, group_id, state, sort_key) SELECT v.a, v.g, v.s, v.k FROM (VALUES "
+        + ",".join([row] * len(members))
+        + ") AS v(a, g, s, k) JOIN g ON g.id = v.g ON CONFLICT DO NOTHING RETURNING 1) "
+        "SELECT id, route_id, active, next_flush_at, last_flush_at, "
+        "(SELECT count(*) FROM m) FROM g"
+    )
+    found = sql.rows(statement, [*ids, *(value for member in members for value in member)])
+    joined = int(found[0][5]) if found else 0
+    return [tuple(r[:5]) for r in found], joined
 
 
 def schedule_incident_work(session: Session, *, alert_id: int, event: str, now: datetime) -> None:
