@@ -288,21 +288,7 @@ class _Deliveries:
         have not caught up with, the claims go back to the outbox instead and a round
         (with fresh transports) sends them.
         """
-        loop = self.loop
-        try:
-            on_loop = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            on_loop = False
-        if on_loop:
-            self._deliver_or_release(claimed)
-            return
-        if loop is not None:
-            try:
-                loop.call_soon_threadsafe(self._deliver_or_release, claimed)
-                return
-            except RuntimeError:  # that loop has closed
-                pass
-        self._release(claimed)
+        self._hand_off(claimed, None)
 
     def hand_off_committing(
         self, claimed: list[Delivery], committed: concurrent.futures.Future[bool]
@@ -315,38 +301,51 @@ class _Deliveries:
         back to the outbox instead go back only after the commit (before it, they do not
         exist).
         """
+        self._hand_off(claimed, committed)
+
+    def _hand_off(
+        self, claimed: list[Delivery], committed: concurrent.futures.Future[bool] | None
+    ) -> None:
         loop = self.loop
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._deliver_or_release(claimed, committed)
+            return
         if loop is not None:
             try:
-                loop.call_soon_threadsafe(self._deliver_committing, claimed, committed)
+                loop.call_soon_threadsafe(self._deliver_or_release, claimed, committed)
                 return
             except RuntimeError:  # that loop has closed
                 pass
         self._release_once_committed(claimed, committed)
 
-    def _deliver_committing(
-        self, claimed: list[Delivery], committed: concurrent.futures.Future[bool]
+    def _deliver_or_release(
+        self, claimed: list[Delivery], committed: concurrent.futures.Future[bool] | None
     ) -> None:
         if self.dispatcher is not None and self.config is self.runtime.config:
-            self.dispatcher.deliver_claimed(claimed, committed=asyncio.wrap_future(committed))
+            gate = None if committed is None else asyncio.wrap_future(committed)
+            self.dispatcher.deliver_claimed(claimed, committed=gate)
         else:
             self._release_once_committed(claimed, committed)
 
     def _release_once_committed(
-        self, claimed: list[Delivery], committed: concurrent.futures.Future[bool]
+        self, claimed: list[Delivery], committed: concurrent.futures.Future[bool] | None
     ) -> None:
+        """Hand ``claimed`` back to the outbox, once their transaction committed (with
+        no ``committed``: it has)."""
+        if committed is None:
+            self._release(claimed)
+            return
+
         def release(done: concurrent.futures.Future[bool]) -> None:
             if not done.cancelled() and done.exception() is None and done.result():
                 self._release(claimed)
 
         # Runs on the committing thread once it sets the result (or here, if it has).
         committed.add_done_callback(release)
-
-    def _deliver_or_release(self, claimed: list[Delivery]) -> None:
-        if self.dispatcher is not None and self.config is self.runtime.config:
-            self.dispatcher.deliver_claimed(claimed)
-        else:
-            self._release(claimed)
 
     def _release(self, claimed: list[Delivery]) -> None:
         now = self.runtime.clock.now()
