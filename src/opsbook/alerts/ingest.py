@@ -422,19 +422,12 @@ def join_groups(
             refs[ref.key_hash] = ref
     if members:
         ids = group_ids(sql, refs.values(), now)
+        rows = [(alert_id, ids[ref.key_hash], "new", key) for alert_id, ref, key in members]
         tx = sql.tx
         created = tx.new_groups if tx is not None else {}
         # PostgreSQL: the statement that locks the groups that exist already writes
         # their members too (one round trip for both).
-        early = (
-            []
-            if sql.sqlite
-            else [
-                (alert_id, ids[ref.key_hash], "new", key)
-                for alert_id, ref, key in members
-                if ids[ref.key_hash] not in created
-            ]
-        )
+        early = [] if sql.sqlite else [member for member in rows if member[1] not in created]
         # Lock (and schedule) the groups before writing their members: every writer
         # takes a group's lock before its member rows, so none waits in a cycle.
         vanished, joined = touch_groups(
@@ -445,10 +438,6 @@ def join_groups(
             new_alerts=True,
             members=early,
         )
-        written: set[tuple[int, int]] = set()
-        if joined is not None:
-            added += joined
-            written = {(m[0], m[1]) for m in early if m[1] not in vanished}
         if vanished:
             # Pruned since this process cached their ids (alerts.prune deletes groups
             # empty and idle for an hour): make them again.
@@ -463,11 +452,13 @@ def join_groups(
                 now=now,
                 new_alerts=True,
             )
-        rows = [
-            (alert_id, ids[ref.key_hash], "new", key)
-            for alert_id, ref, key in members
-            if (alert_id, ids[ref.key_hash]) not in written
-        ]
+            rows = [(alert_id, ids[ref.key_hash], "new", key) for alert_id, ref, key in members]
+        if joined is not None:
+            # The locking statement wrote these groups' members. A vanished group's
+            # members carry its new id now, and are written below.
+            added += joined
+            locked = {member[1] for member in early}
+            rows = [member for member in rows if member[1] not in locked]
         if tx is not None and tx.new_groups:
             _note_new_members(tx, alerts, rows, now)
             if tx.due_now:
