@@ -34,6 +34,7 @@ from opsbook.alerts.muting import Muter
 from opsbook.alerts.payloads import GroupAlert, group_message, webhook_v4
 from opsbook.alerts.routing import GroupRef, Route, routing_tree
 from opsbook.config.schema import OpsbookConfig
+from opsbook.core.db import MAX_PARAMETERS
 
 log = structlog.get_logger(__name__)
 
@@ -154,8 +155,8 @@ def save_groups(sql: Sql, groups: Sequence[GroupState]) -> None:
     )
 
 
-# 8 parameters a group; a PostgreSQL statement takes at most 65,535.
-_SAVED_PER_STATEMENT = 8000
+GROUP_PARAMETERS = 8  # a group's, in save_groups_statement
+_SAVED_PER_STATEMENT = MAX_PARAMETERS // GROUP_PARAMETERS
 
 
 def save_groups_statement(groups: Sequence[GroupState]) -> tuple[str, list[Any]]:

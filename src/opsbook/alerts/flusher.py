@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 
 from opsbook.alerts.flush import (
+    GROUP_PARAMETERS,
     FlushOutcome,
     GroupState,
     due_groups,
@@ -43,7 +44,7 @@ from opsbook.alerts.flush import (
 )
 from opsbook.alerts.ingest import (
     FLUSH_TOPIC,
-    MAX_PARAMETERS,
+    MEMBER_PARAMETERS,
     IntakeTransaction,
     Sql,
     Tx,
@@ -55,8 +56,8 @@ from opsbook.alerts.payloads import GroupAlert
 from opsbook.alerts.silences import silences_and_expiry
 from opsbook.config.schema import OpsbookConfig
 from opsbook.core.clock import Clock
-from opsbook.core.db import Database
-from opsbook.core.outbox import Delivery, enqueue_claimed, enqueue_many
+from opsbook.core.db import MAX_PARAMETERS, Database
+from opsbook.core.outbox import CLAIM_PARAMETERS, Delivery, enqueue_claimed, enqueue_many
 
 log = structlog.get_logger(__name__)
 
@@ -166,7 +167,12 @@ class GroupFlusher:
         before: list[tuple[str, list[Any]]] = []
         if deferred is None:
             save_groups(sql, groups)
-        elif 8 * len(groups) + 4 * len(deferred) + 11 * len(notifications) <= MAX_PARAMETERS:
+        elif (
+            GROUP_PARAMETERS * len(groups)
+            + MEMBER_PARAMETERS * len(deferred)
+            + CLAIM_PARAMETERS * len(notifications)
+            <= MAX_PARAMETERS
+        ):
             # One statement saves the groups and their new members and enqueues their
             # notifications: on the path from a new alert to its page, each statement is
             # a round trip.

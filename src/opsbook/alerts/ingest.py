@@ -36,15 +36,20 @@ from opsbook.alerts.matchers import matches_all
 from opsbook.alerts.payloads import GroupAlert
 from opsbook.alerts.routing import GroupRef, RoutingTree
 from opsbook.core import wakeup
-from opsbook.core.db import Database, driver_cursor, execute_raw, sqlite_datetime
+from opsbook.core.db import (
+    MAX_PARAMETERS,
+    Database,
+    driver_cursor,
+    execute_raw,
+    sqlite_datetime,
+)
 from opsbook.core.jobs import schedule
 
 FLUSH_TOPIC = "alerts.flush"  # the wake-up topic of the group flusher
 INCIDENT_JOB = "alerts.incident"
 REEVALUATE_JOB = "alerts.reevaluate"
 _CHUNK = 500
-# What one PostgreSQL statement takes (its protocol counts parameters in 16 bits).
-MAX_PARAMETERS = 65_535
+MEMBER_PARAMETERS = 4  # a member row's, in insert_members
 MAX_CACHED_GROUPS = 100_000  # group ids a process remembers (key hash -> id)
 _ALERT_COLUMNS = (
     "dedup_key, source, alertname, labels, annotations, starts_at, ends_at, "
@@ -494,7 +499,7 @@ def members_statement(
 ) -> tuple[str, list[Any]]:
     """:func:`insert_members` for ``rows`` (at most ``_CHUNK``) as one statement, which
     on PostgreSQL can also run inside another one (as a data-modifying ``WITH``)."""
-    row = "(" + ",".join([ph] * 4) + ")"
+    row = "(" + ",".join([ph] * MEMBER_PARAMETERS) + ")"
     return (
         "INSERT INTO alert_group_members (alert_id, group_id, state, sort_key) VALUES "
         + ",".join([row] * len(rows))
@@ -662,7 +667,8 @@ def touch_groups(
             "SELECT id, route_id, active, next_flush_at, last_flush_at FROM alert_groups "
             f"WHERE id IN ({sql.marks(len(ids))}) ORDER BY id{sql.for_update()}"
         )
-        if members and not sql.sqlite and len(ids) + 4 * len(members) <= MAX_PARAMETERS:
+        fits = len(ids) + MEMBER_PARAMETERS * len(members) <= MAX_PARAMETERS
+        if members and not sql.sqlite and fits:
             found, joined = _lock_and_join(sql, lock, ids, members)
         else:
             found = sql.rows(lock, ids)

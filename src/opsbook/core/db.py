@@ -63,6 +63,10 @@ def execute_raw(dbapi_connection: Any, statement: str, params: Sequence[Any] = (
         cursor.close()
 
 
+# Parameters one PostgreSQL statement takes at most (its protocol counts them in 16 bits).
+MAX_PARAMETERS = 65_535
+
+
 def driver_cursor(dbapi_connection: Any, statement: str) -> tuple[Any, Any]:
     """A cursor of the driver's connection, and ``statement`` as that cursor takes it.
 

@@ -23,7 +23,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from opsbook.core import wakeup
-from opsbook.core.db import Database, driver_cursor, execute_raw, sqlite_datetime
+from opsbook.core.db import (
+    MAX_PARAMETERS,
+    Database,
+    driver_cursor,
+    execute_raw,
+    sqlite_datetime,
+)
 from opsbook.core.leases import claim_due, park_exhausted, still_held
 from opsbook.core.models import Notification
 
@@ -144,7 +150,8 @@ def enqueue_many(session: Session, *, rows: list[dict[str, Any]], now: datetime)
     wakeup.mark(session, topic=wakeup.OUTBOX)
 
 
-CLAIMED_PER_STATEMENT = 5000
+CLAIM_PARAMETERS = 11  # a notification's, in enqueue_claimed
+CLAIMED_PER_STATEMENT = MAX_PARAMETERS // CLAIM_PARAMETERS
 
 
 def enqueue_claimed(
@@ -170,7 +177,7 @@ def enqueue_claimed(
     die before the send is recorded, the lease expires and any worker claims them
     again.  Repeated idempotency keys are skipped, and not returned.
     """
-    if len(rows) > CLAIMED_PER_STATEMENT:  # 11 parameters a row, at most 65,535
+    if len(rows) > CLAIMED_PER_STATEMENT:
         claimed = enqueue_claimed(
             dbapi,
             dialect=dialect,
